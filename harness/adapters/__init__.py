@@ -1,0 +1,71 @@
+"""The registry of adapters. Frameworks are imported lazily, only when a case runs in them.
+
+A framework that is not installed yields `skipped` rows, never an ImportError.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cached_property
+from types import ModuleType
+
+# adapter name → (module, path). Several names may share a module: one per computation path.
+REGISTRY: dict[str, tuple[str, str]] = {
+    "numpy": ("harness.adapters.numpy_adapter", "textbook"),
+    "torch": ("harness.adapters.torch_adapter", "functional"),
+    "tensorflow": ("harness.adapters.tf_adapter", "nn"),
+    "tensorflow-backprop": ("harness.adapters.tf_adapter", "backprop_input"),
+    "jax": ("harness.adapters.jax_adapter", "lax"),
+    "jax-dilated": ("harness.adapters.jax_adapter", "conv_general_dilated"),
+}
+
+
+@dataclass(frozen=True)
+class Adapter:
+    name: str
+    module_name: str
+    path: str
+
+    @cached_property
+    def module(self) -> ModuleType:
+        return importlib.import_module(self.module_name)
+
+    @property
+    def library(self) -> str:
+        return self.module.LIBRARY
+
+    def available(self) -> bool:
+        try:
+            return bool(self.module.available())
+        except ImportError:
+            return False
+
+    def applies_to(self, case) -> bool:
+        """Some paths exist only for one op (e.g. TF's backprop_input for conv_transpose)."""
+        check = getattr(self.module, "applies_to", None)
+        return True if check is None else bool(check(case, self.path))
+
+
+def get(name: str) -> Adapter:
+    if name not in REGISTRY:
+        raise KeyError(f"unknown framework {name!r}; known: {', '.join(REGISTRY)}")
+    module, path = REGISTRY[name]
+    return Adapter(name, module, path)
+
+
+def all_adapters() -> list[Adapter]:
+    return [get(n) for n in REGISTRY]
+
+
+def select(names: list[str] | None) -> list[Adapter]:
+    """Adapters by name or library prefix ('tensorflow' selects both TF paths); None = all."""
+    if not names:
+        return all_adapters()
+    chosen = []
+    for want in names:
+        match = [n for n in REGISTRY if n == want or n.startswith(want + "-")]
+        if not match:
+            raise KeyError(f"unknown framework {want!r}; known: {', '.join(REGISTRY)}")
+        chosen += [get(n) for n in match if get(n) not in chosen]
+    return chosen

@@ -1,0 +1,62 @@
+"""What every adapter module provides, and helpers they share.
+
+An adapter module (one per framework) defines the same names:
+
+    LIBRARY: str                      the distribution whose version is reported
+    PATHS: tuple[str, ...]            the ways it can compute a case; the first is the default
+    available() -> bool               importable here (cheap: must not import the framework)
+    version() -> str
+    environment() -> dict[str, str]   flags that change numbers (TF32, oneDNN, x64, ...)
+    plan(case, dtype, path) -> Plan   how the case is spelled natively, or why it cannot be
+    run(case, dtype, inputs, plan) -> dict[str, np.ndarray]
+        inputs are float64 arrays already rounded to `dtype`, channels-first, PyTorch weight
+        layout; the adapter converts to its own layouts and dtype, runs forward and VJP with the
+        cotangent inputs.g, and returns y, dx, dw (and db with bias) as float64, channels-first.
+
+`run` raises `Unsupported` when the framework refuses a case it cannot compute (its message is
+kept), and lets any other exception through: the runner records it as an `error` row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NATIVE, EMULATED, UNSUPPORTED = "native", "emulated", "unsupported"
+
+
+class Unsupported(Exception):
+    """The framework cannot compute this case (as opposed to computing it wrongly)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one framework expresses one case."""
+
+    framework: str
+    path: str
+    expression: str  # native | emulated | unsupported
+    call: str  # the native call(s) that reproduce the case, as Python source
+    reason: str = ""  # why emulated or unsupported
+    device: str = "cpu"
+    details: tuple = ()  # adapter-private parameters computed by plan()
+
+
+def fmt_call(func: str, *args: str, **kwargs) -> str:
+    """A readable Python call: fmt_call('F.conv2d', 'x', 'w', stride=(2, 2))."""
+    parts = list(args) + [f"{k}={v!r}" for k, v in kwargs.items() if v is not None]
+    return f"{func}({', '.join(parts)})"
+
+
+def crops_as_slices(pads) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+    """Split canonical crops into (zeros to append, amounts to crop), both non-negative."""
+    grow = tuple((max(-lo, 0), max(-hi, 0)) for lo, hi in pads)
+    crop = tuple((max(lo, 0), max(hi, 0)) for lo, hi in pads)
+    return grow, crop
+
+
+def unsupported_message(exc: BaseException) -> bool:
+    """True when a framework's exception says it does not implement something (vs. a bug)."""
+    text = str(exc).lower()
+    needles = ("not implemented", "not supported", "unimplemented", "no registered", "unsupported",
+               "only supports", "is not available", "could not find a valid")
+    return any(n in text for n in needles)

@@ -1,0 +1,126 @@
+"""Compare a framework's result with the oracle under a dtype- and reduction-aware bound.
+
+Each element y is a sum of K products. A correct result satisfies
+|y - y_ref| <= gamma_{K+1} * (|x| ⋆ |w|) with gamma_n = n*u / (1 - n*u) (the +1 is the final
+rounding of the output to the dtype), where |x| ⋆ |w| is the same operation on absolute values.
+We report the error ratio max |y - y_ref| / (u * (|x| ⋆ |w|)), comparable across dtypes and sizes,
+and pass when every element is within `factor` times the bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from harness.case import Case
+from harness.inputs import MANTISSA_BITS, MIN_EXPONENT, UNIT_ROUNDOFF
+
+PASS, MISMATCH, SHAPE_MISMATCH, ERROR, UNSUPPORTED, SKIPPED, CRASH = (
+    "pass", "mismatch", "shape_mismatch", "error", "unsupported", "skipped", "crash",
+)
+STATUSES = (PASS, MISMATCH, SHAPE_MISMATCH, ERROR, UNSUPPORTED, SKIPPED, CRASH)
+FAILING = (MISMATCH, SHAPE_MISMATCH, ERROR, CRASH)
+
+
+@dataclass
+class Comparison:
+    status: str
+    max_abs_error: float = math.nan
+    max_rel_error: float = math.nan
+    error_ratio: float = math.nan  # max |err| / (u * scale)
+    bound_ratio: float = math.nan  # max |err| / (gamma_{K+1} * scale): <= factor passes
+    max_ulps: float = math.nan
+    worst_index: tuple[int, ...] | None = None
+    worst_actual: float = math.nan
+    worst_expected: float = math.nan
+    worst_bound: float = math.nan
+    reduction_length: int = 0
+    message: str = ""
+
+    def as_row(self) -> dict:
+        d = asdict(self)
+        d["worst_index"] = list(self.worst_index) if self.worst_index is not None else None
+        return d
+
+
+def _taps(k: int, s: int, d: int) -> int:
+    """Most kernel taps that land on one output pixel of a transposed conv along one axis."""
+    return -(-k // (s // math.gcd(s, d)))
+
+
+def reduction_lengths(case: Case) -> dict[str, int]:
+    """K per quantity: the number of products summed into one element."""
+    cin_g, cout_g = case.in_channels // case.groups, case.out_channels // case.groups
+    k_all = math.prod(case.kernel)
+    k_taps = math.prod(_taps(k, s, d) for k, s, d in zip(case.kernel, case.stride, case.dilation))
+    n_out = case.batch * math.prod(case.output_size)
+    n_in = case.batch * math.prod(case.input_size)
+    if case.is_transpose:
+        return {"y": cin_g * k_taps + case.bias, "dx": cout_g * k_all, "dw": n_in, "db": n_out}
+    return {"y": cin_g * k_all + case.bias, "dx": cout_g * k_taps, "dw": n_out, "db": n_out}
+
+
+def gamma(n: int, u: float) -> float:
+    return n * u / (1 - n * u) if n * u < 1 else math.inf
+
+
+def spacing(ref: np.ndarray, dtype: str) -> np.ndarray:
+    """Distance between adjacent `dtype` values around ref (one ULP), subnormals included."""
+    with np.errstate(divide="ignore"):
+        exponent = np.floor(np.log2(np.abs(ref)))
+    exponent = np.maximum(np.nan_to_num(exponent, neginf=-np.inf), MIN_EXPONENT[dtype])
+    return np.exp2(exponent - MANTISSA_BITS[dtype])
+
+
+def compare(actual, expected: np.ndarray, scale: np.ndarray, dtype: str, k: int, factor: float = 1.0) -> Comparison:
+    """Compare one quantity; `scale` is the abs-value operation |x| ⋆ |w| (float64)."""
+    if actual is None:
+        return Comparison(ERROR, message="the adapter returned no value", reduction_length=k)
+    a = np.asarray(actual, dtype=np.float64)
+    if a.shape != expected.shape:
+        return Comparison(
+            SHAPE_MISMATCH, reduction_length=k,
+            message=f"shape {tuple(a.shape)} where the oracle has {tuple(expected.shape)}",
+        )
+    u = UNIT_ROUNDOFF[dtype]
+    if a.size == 0:
+        return Comparison(PASS, 0.0, 0.0, 0.0, 0.0, 0.0, reduction_length=k)
+    finite_ref = np.isfinite(expected)
+    # non-finite oracle values must be reproduced exactly (NaN for NaN, the same infinity)
+    same_special = (np.isnan(expected) & np.isnan(a)) | (np.isinf(expected) & (a == expected))
+    bad_special = ~finite_ref & ~same_special
+    bad_finite = finite_ref & ~np.isfinite(a)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        err = np.where(finite_ref & np.isfinite(a), np.abs(a - expected), 0.0)
+        tiny = math.ldexp(1.0, MIN_EXPONENT[dtype] - MANTISSA_BITS[dtype]) * (k + 1)
+        bound = gamma(k + 1, u) * np.where(np.isfinite(scale), scale, 0.0) + tiny
+        ratio_u = np.where(err > 0, err / (u * np.where(np.isfinite(scale), scale, 0.0)), 0.0)
+        ratio_b = np.where(err > 0, err / bound, 0.0)
+        rel = np.where((err > 0) & (expected != 0), err / np.abs(expected), 0.0)
+        ulps = np.where(err > 0, err / spacing(np.where(finite_ref, expected, 0.0), dtype), 0.0)
+    ratio_b = np.where(bad_special | bad_finite, np.inf, ratio_b)
+    worst = np.unravel_index(int(np.argmax(ratio_b)), a.shape)
+    result = Comparison(
+        PASS,
+        max_abs_error=float(err.max()),
+        max_rel_error=float(rel.max()),
+        error_ratio=float(np.nan_to_num(ratio_u, nan=np.inf).max()),
+        bound_ratio=float(ratio_b.max()),
+        max_ulps=float(ulps.max()),
+        worst_index=tuple(int(i) for i in worst),
+        worst_actual=float(a[worst]),
+        worst_expected=float(expected[worst]),
+        worst_bound=float(bound[worst] * factor),
+        reduction_length=k,
+    )
+    nb = int(bad_special.sum() + bad_finite.sum())
+    if nb:
+        result.status = MISMATCH
+        result.message = f"{nb} element(s) non-finite where the oracle differs (NaN/Inf)"
+    elif result.bound_ratio > factor:
+        result.status = MISMATCH
+        n_over = int((ratio_b > factor).sum())
+        result.message = f"{n_over} of {a.size} element(s) outside the bound"
+    return result

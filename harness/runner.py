@@ -1,0 +1,116 @@
+"""Run one (case, dtype, framework) item: plan, run, compare every quantity, return result rows."""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from harness import compare as cmp
+from harness import oracle
+from harness.adapters import Adapter
+from harness.adapters.base import UNSUPPORTED, Plan, Unsupported
+from harness.case import QUANTITIES, Case
+from harness.inputs import Inputs, inputs_for_dtype, make_inputs
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The oracle's answer for one (case, dtype): values, error scales and reduction lengths."""
+
+    inputs: Inputs
+    values: dict[str, np.ndarray]
+    scales: dict[str, np.ndarray]
+    reduction: dict[str, int]
+    seconds: float
+
+
+@lru_cache(maxsize=64)
+def reference(case: Case, dtype: str) -> Reference:
+    """Computed once per (case, dtype) and process; inputs are rounded to the dtype first."""
+    start = time.perf_counter()
+    inp = inputs_for_dtype(make_inputs(case), dtype)
+    values = oracle.forward_and_vjp(case, inp.x, inp.w, inp.b, inp.g).as_dict()
+    scales = oracle.abs_forward_and_vjp(case, inp.x, inp.w, inp.b, inp.g).as_dict()
+    return Reference(inp, values, scales, cmp.reduction_lengths(case), time.perf_counter() - start)
+
+
+def quantities(case: Case) -> tuple[str, ...]:
+    return QUANTITIES if case.bias else tuple(q for q in QUANTITIES if q != "db")
+
+
+def base_row(case: Case, dtype: str, adapter: Adapter | None, framework: str) -> dict:
+    return {
+        "case_id": case.id,
+        "file": case.file,
+        "line": case.line,
+        "op": case.name,
+        "params": json.dumps(case.params(), sort_keys=True),
+        "description": case.description,
+        "refs": " ".join(case.refs),
+        "dtype": dtype,
+        "framework": framework,
+        "library": adapter.module.LIBRARY if adapter else framework,
+        "path": adapter.path if adapter else "",
+        "tolerance": case.tolerance,
+        "xfail": case.xfail_reason(framework) or "",
+    }
+
+
+def _rows(base: dict, case: Case, status: str, message: str, **extra) -> list[dict]:
+    return [{**base, "quantity": q, "status": status, "message": message, **extra} for q in quantities(case)]
+
+
+def run_item(case: Case, dtype: str, adapter: Adapter) -> list[dict]:
+    """All result rows of one item. Never raises for a framework's failure: it becomes a row."""
+    base = base_row(case, dtype, adapter, adapter.name)
+    if not adapter.available():
+        return _rows(base, case, cmp.SKIPPED, f"{adapter.module.LIBRARY} is not installed", version="")
+    base["version"] = adapter.module.version()
+    start = time.perf_counter()
+    try:
+        plan: Plan = adapter.module.plan(case, dtype, adapter.path)
+    except Exception as exc:  # noqa: BLE001 - a planning bug is an error row, not a crash
+        return _rows(base, case, cmp.ERROR, f"plan failed: {exc!r}", traceback=traceback.format_exc())
+    base.update(expression=plan.expression, call=plan.call, reason=plan.reason, device=plan.device)
+    if plan.expression == UNSUPPORTED:
+        return _rows(base, case, cmp.UNSUPPORTED, plan.reason)
+    ref = reference(case, dtype)
+    try:
+        got = adapter.module.run(case, dtype, ref.inputs, plan)
+    except Unsupported as exc:
+        return _rows({**base, "expression": UNSUPPORTED}, case, cmp.UNSUPPORTED, str(exc))
+    except Exception as exc:  # noqa: BLE001 - any framework exception is a result
+        msg = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        return _rows(base, case, cmp.ERROR, msg, traceback=traceback.format_exc(),
+                     seconds=time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    rows = []
+    for q in quantities(case):
+        result = cmp.compare(got.get(q), ref.values[q], ref.scales[q], dtype, ref.reduction[q], case.tolerance)
+        rows.append({
+            **base, "quantity": q, **result.as_row(), "shape": list(np.shape(got.get(q))),
+            "expected_shape": list(ref.values[q].shape), "seconds": seconds,
+        })
+    return rows
+
+
+def golden_rows(case: Case) -> list[dict]:
+    """Check the oracle itself against a case's literal expected values (float64)."""
+    gold = case.golden or {}
+    base = {**base_row(case, "float64", None, "oracle"), "version": "", "expression": "native",
+            "call": "harness.oracle.forward_and_vjp(case, x, w, b, g)", "reason": "", "device": "cpu"}
+    ref = reference(case, "float64")
+    rows = []
+    for q in quantities(case):
+        if q not in gold:
+            continue
+        expected = np.asarray(gold[q], dtype=np.float64)
+        result = cmp.compare(ref.values[q], expected, ref.scales[q], "float64", ref.reduction[q], 1.0)
+        rows.append({**base, "quantity": q, **result.as_row(), "shape": list(ref.values[q].shape),
+                     "expected_shape": list(expected.shape)})
+    return rows
