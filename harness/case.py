@@ -19,9 +19,10 @@ class CaseError(ValueError):
     def __init__(self, file: str, line: int | None, case_id: str | None, field: str | None, message: str):
         self.file, self.line, self.case_id, self.field, self.message = file, line, case_id, field, message
         where = f"{file}:{line}" if line else file
-        what = f" case {case_id!r}" if case_id else ""
-        fld = f" field {field!r}" if field else ""
-        super().__init__(f"{where}:{what}{fld}: {message}")
+        what = "".join(
+            [f" case {case_id!r}" if case_id else "", f" field {field!r}" if field else ""]
+        )
+        super().__init__(f"{where}:{what}: {message}" if what else f"{where}: {message}")
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def plan(case, dtype: str, path: str = "functional") -> Plan:
         if native is not None:
             call = fmt_call(func, "x", "w", "b", padding=native[0], output_padding=native[1], **common)
             return Plan("torch", path, NATIVE, call, device=dev, details=("native", native))
-        call = fmt_call(func, "x", "w", None, **common) + f"  # then crop/extend {case.padding}, add b"
+        call = fmt_call(func, "x", "w", "None", **common) + f"  # then crop/extend {case.padding}, add b"
         reason = f"crops {case.padding} are not (p, p - output_padding) with 0 <= output_padding < max(stride, dilation)"
         return Plan("torch", path, EMULATED, call, reason, dev, ("emulated", None))
     func = f"torch.nn.functional.conv{nd}d"

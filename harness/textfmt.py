@@ -1,0 +1,53 @@
+"""Plain-text explanations of result rows, for pytest failures and the console."""
+
+from __future__ import annotations
+
+import json
+
+from harness.case import Case
+
+
+def _num(v) -> str:
+    if v is None:
+        return "-"
+    try:
+        return f"{float(v):.3g}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def failure_text(case: Case, rows: list[dict]) -> str:
+    """What failed, where the case is, the native call to reproduce it and the worst elements."""
+    first = rows[0]
+    lines = [
+        f"{first['framework']} {first.get('version', '')} disagrees with the oracle on "
+        f"{case.file}:{case.line} case {case.id!r} ({first['dtype']})",
+    ]
+    if case.description:
+        lines.append(f"  description: {case.description.strip().splitlines()[0]}")
+    params = case.params()
+    lines.append("  parameters: " + json.dumps({k: v for k, v in params.items() if v is not None}))
+    if first.get("call"):
+        how = first.get("expression", "")
+        lines.append(f"  native call ({how}): {first['call']}")
+        if first.get("reason"):
+            lines.append(f"  why {how}: {first['reason']}")
+    lines.append("  quantity  status          bound_ratio  error_ratio  max_abs    worst index      actual         expected       bound")
+    for r in rows:
+        idx = r.get("worst_index")
+        lines.append(
+            f"  {r['quantity']:<8}  {r['status']:<14}  {_num(r.get('bound_ratio')):>11}  {_num(r.get('error_ratio')):>11}  "
+            f"{_num(r.get('max_abs_error')):>9}  {str(tuple(idx)) if idx else '-':<15}  {_num(r.get('worst_actual')):>13}  "
+            f"{_num(r.get('worst_expected')):>13}  {_num(r.get('worst_bound')):>10}"
+        )
+        if r.get("message"):
+            lines.append(f"            {r['message']}")
+    lines.append(
+        "  (bound_ratio = max |err| / (gamma_{K+1} * (|x|*|w|)); a row passes when it is <= the case's "
+        f"tolerance factor {case.tolerance:g})"
+    )
+    tb = next((r.get("traceback") for r in rows if r.get("traceback")), None)
+    if tb:
+        lines.append("  framework traceback (last lines):")
+        lines += ["    " + t for t in tb.strip().splitlines()[-6:]]
+    return "\n".join(lines)
