@@ -357,7 +357,8 @@ def _transpose_pads(spec, word, ndim, size, kernel, stride, dilation):
 
 
 def _pydantic_error(exc: ValidationError, file: str, lines: dict, line: int, case_id: str | None) -> CaseError:
-    err = exc.errors()[0]
+    # an unknown key (often a typo) explains the "missing" errors that come with it: show it first
+    err = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
     loc = [str(p) for p in err["loc"]]
     field = ".".join(loc) if loc else None
     top = loc[0] if loc else None

@@ -45,6 +45,8 @@ def _is_worker(config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): keep items of one case on one worker")
+    config.addinivalue_line("markers", "case: an item generated from a YAML case file")
+    config.addinivalue_line("markers", "slow: a large, realistic case; deselect with -m 'not slow'")
     if not _is_worker(config):
         # the controller chooses where parts go; workers inherit the environment variable
         root = Path(config.rootpath) / "reports" / ".parts" / uuid.uuid4().hex[:12]
@@ -78,7 +80,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 class CaseFile(pytest.File):
     def collect(self):
         rel = os.path.relpath(self.path, self.config.rootpath)
-        cases, errors = loader.load_file(self.path)
+        cases, errors = loader.load_file(self.path, root=Path(self.config.rootpath))
         for error in errors:
             name = f"{error.case_id or 'file'}[load-error]"
             yield CaseErrorItem.from_parent(self, name=name, error=error)

@@ -15,6 +15,7 @@ from harness import oracle
 from harness.adapters import Adapter
 from harness.adapters.base import UNSUPPORTED, Plan, Unsupported
 from harness.case import QUANTITIES, Case
+from harness.identities import IDENTITIES, dual_case, dual_inputs, identity_comparisons
 from harness.inputs import Inputs, inputs_for_dtype, make_inputs
 
 
@@ -65,8 +66,12 @@ def _rows(base: dict, case: Case, status: str, message: str, **extra) -> list[di
     return [{**base, "quantity": q, "status": status, "message": message, **extra} for q in quantities(case)]
 
 
-def run_item(case: Case, dtype: str, adapter: Adapter) -> list[dict]:
-    """All result rows of one item. Never raises for a framework's failure: it becomes a row."""
+def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None = None) -> list[dict]:
+    """All result rows of one item. Never raises for a framework's failure: it becomes a row.
+
+    With `identities` (default: for the case's first dtype) the framework's conv/conv_transpose
+    duality is checked too, as rows with quantities `adjoint` and `transpose_is_grad`.
+    """
     base = base_row(case, dtype, adapter, adapter.name)
     if not adapter.available():
         return _rows(base, case, cmp.SKIPPED, f"{adapter.module.LIBRARY} is not installed", version="")
@@ -96,7 +101,31 @@ def run_item(case: Case, dtype: str, adapter: Adapter) -> list[dict]:
             **base, "quantity": q, **result.as_row(), "shape": list(np.shape(got.get(q))),
             "expected_shape": list(ref.values[q].shape), "seconds": seconds,
         })
+    if identities if identities is not None else dtype == case.dtypes[0]:
+        rows += identity_rows(case, dtype, adapter, base, ref, got)
     return rows
+
+
+def identity_rows(case: Case, dtype: str, adapter: Adapter, base: dict, ref: Reference, got: dict) -> list[dict]:
+    """Rows for the duality identities, computed from the framework's own outputs."""
+    dual = dual_case(case)
+    if not adapter.applies_to(dual):
+        return []
+    start = time.perf_counter()
+    try:
+        plan = adapter.module.plan(dual, dtype, adapter.path)
+        base = {**base, "call": f"dual of {base.get('call', '')}: {plan.call}", "expression": plan.expression}
+        if plan.expression == UNSUPPORTED:
+            raise Unsupported(plan.reason)
+        got_dual = adapter.module.run(dual, dtype, dual_inputs(ref.inputs), plan)
+    except Unsupported as exc:
+        return [{**base, "quantity": q, "status": cmp.UNSUPPORTED, "message": f"dual op: {exc}"} for q in IDENTITIES]
+    except Exception as exc:  # noqa: BLE001
+        return [{**base, "quantity": q, "status": cmp.ERROR, "message": f"dual op: {type(exc).__name__}: {exc}",
+                 "traceback": traceback.format_exc()} for q in IDENTITIES]
+    seconds = time.perf_counter() - start
+    found = identity_comparisons(case, dtype, ref.inputs, got, got_dual, ref.scales, ref.reduction)
+    return [{**base, "quantity": q, **c.as_row(), "seconds": seconds} for q, c in found.items()]
 
 
 def golden_rows(case: Case) -> list[dict]:

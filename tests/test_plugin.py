@@ -1,0 +1,80 @@
+"""The pytest plugin end to end (in a subprocess): items, failures, bad files, results file."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("torch")
+
+CASES = """
+cases:
+  - id: up
+    description: k3 s2 p1 op1, crops (1, 0)
+    op: conv_transpose2d
+    in_channels: 3
+    out_channels: 2
+    input_size: [5, 5]
+    kernel: 3
+    stride: 2
+    padding: 1
+    output_padding: 1
+    dtype: float64
+"""
+
+BROKEN_CONFTEST = """
+import dataclasses, sys, types
+from harness import adapters
+from harness.adapters import torch_adapter
+
+broken = types.ModuleType("broken_torch")
+for name in ("LIBRARY", "PATHS", "available", "version", "environment", "plan"):
+    setattr(broken, name, getattr(torch_adapter, name))
+
+def run(case, dtype, inputs, plan):
+    # the classic bug: padding sides swapped (crop the end instead of the start)
+    swapped = dataclasses.replace(case, padding=tuple((hi, lo) for lo, hi in case.padding))
+    return torch_adapter.run(swapped, dtype, inputs, torch_adapter.plan(swapped, dtype))
+
+broken.run = run
+sys.modules["broken_torch"] = broken
+adapters.REGISTRY["torch"] = ("broken_torch", "functional")
+"""
+
+
+def _setup(pytester, conftest=""):
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    (pytester.path / "cases").mkdir()
+    (pytester.path / "cases" / "t.yaml").write_text(textwrap.dedent(CASES))
+    if conftest:
+        pytester.makeconftest(conftest)
+
+
+def test_correct_adapter_passes_and_writes_results(pytester):
+    _setup(pytester)
+    result = pytester.runpytest_subprocess("--framework", "torch", "--framework", "numpy", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*t.yaml::up?float64-torch? PASSED*", "harness: 8 result rows written to*"])
+    df = pd.read_parquet(pytester.path / "reports" / "pytest-results.parquet")
+    assert set(df.framework) == {"torch", "numpy"} and set(df.status) == {"pass"}
+    assert set(df.quantity) == {"y", "dx", "dw", "db"}
+
+
+def test_broken_adapter_fails_with_a_clear_message(pytester):
+    _setup(pytester, BROKEN_CONFTEST)
+    result = pytester.runpytest_subprocess("--framework", "torch")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "torch 2" in out and "disagrees with the oracle" in out and "cases/t.yaml:3 case 'up'" in out
+    assert "conv_transpose2d(x, w, b" in out  # the native call that reproduces it
+    assert "mismatch" in out and "worst index" in out and "bound_ratio" in out
+
+
+def test_bad_case_file_is_one_failure_and_others_still_run(pytester):
+    _setup(pytester)
+    (pytester.path / "cases" / "bad.yaml").write_text("cases:\n  - id: x\n    op: conv2d\n    kernal: 3\n")
+    result = pytester.runpytest_subprocess("--framework", "numpy", "-n", "2")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*invalid case: cases/bad.yaml:4: case 'x' field 'kernal': unknown key*"])
