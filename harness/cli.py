@@ -55,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from harness.isolation import run_isolated
     from harness.runner import golden_rows, run_item
 
     console = Console(stderr=True)
@@ -76,13 +77,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         for case in cases:
             if case.golden and any(q in case.golden for q in ("y", "dx", "dw", "db")):
                 writer.write(golden_rows(case))
-        for case, dtype, adapter in items:
-            progress.update(task, description=f"{case.id} {dtype} {adapter.name}"[:60])
-            writer.write(run_item(case, dtype, adapter))
-            key = f"{adapter.name}."
-            if adapter.available() and not any(k.startswith(key) for k in env):
-                env.update({key + k: v for k, v in adapter.module.environment().items()})
+
+        def finished(item, rows) -> None:
+            case, dtype, name = item
+            writer.write(rows)
+            progress.update(task, description=f"{case.id} {dtype} {name}"[:60])
             progress.advance(task)
+
+        if args.in_process:
+            for case, dtype, adapter in items:
+                finished((case, dtype, adapter.name), run_item(case, dtype, adapter))
+        else:
+            run_isolated([(c, d, a.name) for c, d, a in items], args.jobs, finished)
+    for adapter in {a for _, _, a in items}:
+        if adapter.available():
+            env.update({f"{adapter.name}.{k}": v for k, v in adapter.module.environment().items()})
     writer.close()
     df = results.to_frame(results.read_parts(part_dir))
     results.write_parquet(df, args.output, env)
@@ -127,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", action="append", help="only items whose id contains this (or matches a glob)")
     run.add_argument("--exclude-mark", action="append", default=[], help="skip cases with this mark (e.g. slow)")
     run.add_argument("-o", "--output", default="reports/results.parquet", help="results file (Parquet)")
+    run.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    run.add_argument("--in-process", action="store_true",
+                     help="run in this process (faster start, but a framework crash ends the run)")
     run.add_argument("--baseline", help="compare with an earlier results file; exit 1 on regressions")
     run.set_defaults(func=cmd_run)
     _add_more_commands(sub)

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness import translate
-from harness.case import DTYPES, INPUT_KINDS, LAYOUTS, Case, CaseError
+from harness.case import DTYPES, Case, CaseError
 
 MAX_TENSOR_BYTES = 512 * 2**20  # float64 x, w, y and gradients of one case
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.+\-]+$")

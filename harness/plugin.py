@@ -43,7 +43,11 @@ def _is_worker(config) -> bool:
     return hasattr(config, "workerinput")
 
 
+_CONTROLLER_CONFIG: list = []
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _CONTROLLER_CONFIG[:] = [config]
     config.addinivalue_line("markers", "xdist_group(name): keep items of one case on one worker")
     config.addinivalue_line("markers", "case: an item generated from a YAML case file")
     config.addinivalue_line("markers", "slow: a large, realistic case; deselect with -m 'not slow'")
@@ -189,6 +193,27 @@ class CaseErrorItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, (self.error.line or 1) - 1, self.name
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_handlecrashitem(crashitem: str, report, sched) -> None:
+    """pytest-xdist: a worker died while running `crashitem`; record `crash` rows for it.
+
+    xdist restarts the worker and goes on with the other items; the rows the dead worker had
+    already written are in its part file, so nothing finished is lost.
+    """
+    from harness.isolation import crash_rows
+
+    nodeid = crashitem if crashitem.endswith("]") else crashitem.rsplit("@", 1)[0]  # drop "@group"
+    file_part, _, name = nodeid.partition("::")
+    case_id, _, rest = name.partition("[")
+    dtype, _, framework = rest.rstrip("]").partition("-")
+    config = _CONTROLLER_CONFIG[0]
+    cases, _ = loader.load_file(Path(config.rootpath) / file_part, root=Path(config.rootpath))
+    for case in cases:
+        if case.id == case_id:
+            why = f"the pytest-xdist worker running this item died ({report.longreprtext.strip()[:200]})"
+            _writer(config).write(crash_rows(_relocated(case, file_part), dtype, framework, why))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:

@@ -11,7 +11,6 @@ from harness.compare import compare, reduction_lengths
 from harness.runner import run_item
 from tests.helpers import make_case
 
-
 _correct_run = numpy_adapter.run
 
 

@@ -6,6 +6,7 @@ A framework that is not installed yields `skipped` rows, never an ImportError.
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from types import ModuleType
@@ -19,6 +20,12 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "jax": ("harness.adapters.jax_adapter", "lax"),
     "jax-dilated": ("harness.adapters.jax_adapter", "conv_general_dilated"),
 }
+
+# Extra adapters (third-party frameworks, or test doubles): "name=module:path,name2=module2:path2"
+for _spec in filter(None, os.environ.get("HARNESS_EXTRA_ADAPTERS", "").split(",")):
+    _name, _, _target = _spec.partition("=")
+    _module, _, _path = _target.partition(":")
+    REGISTRY[_name.strip()] = (_module.strip(), _path.strip() or "default")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,121 @@
+"""Run items in worker processes so that a framework that kills its process costs one item.
+
+`harness run` sends all items of one case to one worker (the oracle for a (case, dtype) is
+computed once); the worker answers one message per finished item. If a worker dies (segfault,
+os._exit, out of memory), the item it was running gets `crash` rows, the worker is replaced and
+the run goes on. Under pytest the same role is played by pytest-xdist's worker restart (see
+`harness.plugin.pytest_handlecrashitem`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable
+from multiprocessing.connection import wait
+
+from harness.case import Case
+
+Item = tuple[Case, str, str]  # case, dtype, adapter name
+
+
+def crash_rows(case: Case, dtype: str, adapter_name: str, message: str) -> list[dict]:
+    from harness import adapters
+    from harness.compare import CRASH
+    from harness.runner import base_row, quantities
+
+    adapter = adapters.get(adapter_name)
+    base = base_row(case, dtype, adapter, adapter_name)
+    return [{**base, "quantity": q, "status": CRASH, "message": message} for q in quantities(case)]
+
+
+def _worker(conn) -> None:
+    from harness import adapters
+    from harness.runner import run_item
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    while True:
+        batch = conn.recv()
+        if batch is None:
+            return
+        for case, dtype, name in batch:
+            try:
+                rows = run_item(case, dtype, adapters.get(name))
+            except Exception:  # noqa: BLE001 - run_item should not raise; if it does, say so
+                rows = crash_rows(case, dtype, name, "harness error:\n" + traceback.format_exc())
+            conn.send(rows)
+
+
+class _Slot:
+    def __init__(self, ctx):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        self.pending: deque[Item] = deque()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (BrokenPipeError, OSError):
+            pass
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+def by_case(items: Iterable[Item]) -> list[list[Item]]:
+    """Batches of items that share a case, in order."""
+    batches: dict[tuple[str, str], list[Item]] = {}
+    for item in items:
+        batches.setdefault((item[0].file, item[0].id), []).append(item)
+    return list(batches.values())
+
+
+def run_isolated(items: list[Item], jobs: int, on_rows: Callable[[Item, list[dict]], None]) -> None:
+    """Run items in `jobs` worker processes; `on_rows` gets each item's rows as it finishes."""
+    ctx = mp.get_context("spawn")
+    todo = deque(by_case(items))
+    slots = [_Slot(ctx) for _ in range(max(1, min(jobs, len(todo))))]
+    try:
+        for slot in slots:
+            _feed(slot, todo)
+        while any(slot.pending for slot in slots):
+            busy = [s for s in slots if s.pending]
+            ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy])
+            for i, slot in enumerate(slots):
+                if not slot.pending or (slot.conn not in ready and slot.process.sentinel not in ready):
+                    continue
+                message = None
+                if slot.conn.poll():
+                    try:
+                        message = slot.conn.recv()
+                    except (EOFError, OSError):
+                        message = None
+                if message is not None:
+                    on_rows(slot.pending.popleft(), message)
+                elif not slot.process.is_alive() or slot.process.sentinel in ready or slot.conn in ready:
+                    slot.process.join(timeout=1)
+                    item = slot.pending.popleft()
+                    why = f"the process running this item died (exit code {slot.process.exitcode})"
+                    on_rows(item, crash_rows(*item, why))
+                    rest = list(slot.pending)
+                    slot.pending.clear()
+                    slot.stop()
+                    slots[i] = slot = _Slot(ctx)
+                    if rest:
+                        todo.appendleft(rest)
+                if not slot.pending:
+                    _feed(slot, todo)
+    finally:
+        for slot in slots:
+            slot.stop()
+
+
+def _feed(slot: _Slot, todo: deque) -> None:
+    if todo:
+        batch = todo.popleft()
+        slot.pending.extend(batch)
+        slot.conn.send(batch)
