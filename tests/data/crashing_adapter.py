@@ -9,7 +9,7 @@ LIBRARY = "numpy"
 PATHS = ("textbook",)
 
 
-def run(case, dtype, inputs, plan):
+def run(case, dtype, inputs, how):
     if "crash" in case.id:
         os._exit(3)  # what a segfaulting framework looks like from outside
-    return _run(case, dtype, inputs, plan)
+    return _run(case, dtype, inputs, how)
