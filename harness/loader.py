@@ -188,8 +188,8 @@ def expand(raw: dict, defaults: dict) -> list[tuple[dict, dict]]:
         if "{" in base:
             try:
                 case["id"] = base.format(**{k: _fmt_value(v) for k, v in case.items()})
-            except (KeyError, IndexError, ValueError) as exc:
-                raise ValueError(f"id template {base!r} names an unknown field: {exc}") from None
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+                raise ValueError(f"id template {base!r} cannot be filled in: {exc!r}") from None
         else:
             case["id"] = _product_id(base, combo)
         out.append((case, getattr(raw, "key_lines", {})))
@@ -227,6 +227,15 @@ class _FieldError(ValueError):
         super().__init__(message)
 
 
+def _check_framework_names(field: str, names: list[str]) -> None:
+    from harness.adapters import REGISTRY
+
+    known = set(REGISTRY) | {n.split("-")[0] for n in REGISTRY}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise _FieldError(field, f"unknown framework {unknown[0]!r}; known: {', '.join(sorted(known))}")
+
+
 def _per_axis(name: str, value: IntOrList | None, ndim: int, minimum: int) -> tuple[int, ...]:
     values = [value] * ndim if isinstance(value, int) else list(value)
     if len(values) != ndim:
@@ -255,6 +264,8 @@ def _explicit_pads(value: PaddingSpec, ndim: int) -> tuple[tuple[int, int], ...]
 def to_case(spec: CaseSpec, file: str, line: int) -> Case:
     """Check a schema-valid spec for impossible configurations and build the canonical Case."""
     op, ndim = _op_and_ndim(spec.op, spec.ndim, spec.input_size)
+    _check_framework_names("frameworks", spec.frameworks or [])
+    _check_framework_names("xfail", [k for k in spec.xfail if k != "*"])
     size = _per_axis("input_size", spec.input_size, ndim, 1)
     kernel = _per_axis("kernel", spec.kernel, ndim, 1)
     stride = _per_axis("stride", spec.stride, ndim, 1)
