@@ -314,6 +314,8 @@ def to_case(spec: CaseSpec, file: str, line: int) -> Case:
         inputs=spec.inputs, seed=spec.seed, description=spec.description, refs=tuple(spec.refs),
         xfail=tuple(spec.xfail.items()), marks=tuple(spec.marks), golden=spec.golden,
     )
+    if spec.golden is not None:
+        _check_golden(case, spec.golden)
     if any(o < 1 for o in case.output_size):
         raise _FieldError("padding", f"the output would be empty: output size {case.output_size}")
     if case.nbytes_float64 > MAX_TENSOR_BYTES:
@@ -324,6 +326,27 @@ def to_case(spec: CaseSpec, file: str, line: int) -> Case:
     if math.prod(case.kernel) * case.in_channels > 10**7:
         raise _FieldError("kernel", "kernel × channels is over 10^7: refused as unreasonably large")
     return case
+
+
+def _check_golden(case: Case, golden: dict) -> None:
+    """Literal arrays must have the case's shapes; x, w, g (and b with bias) come together."""
+    import numpy as np
+
+    shapes = {"x": case.x_shape, "w": case.w_shape, "b": (case.out_channels,), "g": case.y_shape,
+              "y": case.y_shape, "dx": case.x_shape, "dw": case.w_shape, "db": (case.out_channels,)}
+    unknown = sorted(set(golden) - set(shapes))
+    if unknown:
+        raise _FieldError("golden", f"unknown entry {unknown[0]!r}; allowed: {', '.join(shapes)}")
+    needed = {"x", "w", "g"} | ({"b"} if case.bias else set())
+    if not needed <= set(golden):
+        raise _FieldError("golden", f"literal inputs need all of {', '.join(sorted(needed))}")
+    for name, value in golden.items():
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise _FieldError("golden", f"{name} must be a nested list of numbers") from None
+        if arr.shape != tuple(shapes[name]):
+            raise _FieldError("golden", f"{name} has shape {arr.shape}; this case needs {tuple(shapes[name])}")
 
 
 def _transpose_pads(spec, word, ndim, size, kernel, stride, dilation):

@@ -148,3 +148,9 @@ def test_not_utf8(tmp_path):
 def test_syntax_error_has_line():
     _, errors = errors_of("cases:\n  - id: a\n    op: [conv\n")
     assert errors[0].line is not None and "invalid YAML" in str(errors[0])
+
+
+def test_golden_shapes_are_checked():
+    body = one(op="conv1d", size="3", k=2, extra="bias: false\n    golden: {x: [[1, 2, 3]], w: [[1, 1]], g: [[1, 1]]}")
+    _, errors = errors_of(body.replace("in_channels: 2", "in_channels: 1").replace("out_channels: 4", "out_channels: 1"))
+    assert errors[0].field == "golden" and "shape" in errors[0].message
