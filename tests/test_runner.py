@@ -85,3 +85,15 @@ def test_reduction_lengths():
     case = make_case("conv", 2, 2, 4, 6, 9, 3, 2, groups=2)
     k = reduction_lengths(case)
     assert k["y"] == 2 * 9 + 1 and k["dw"] == 2 * 4 * 4 and k["dx"] == 3 * 4
+
+
+def test_forward_only_adapter_gives_unsupported_gradient_rows(monkeypatch):
+    def forward_only(case, dtype, inputs, plan):
+        return {"y": _correct_run(case, dtype, inputs, plan)["y"]}
+
+    monkeypatch.setattr(numpy_adapter, "run", forward_only)
+    monkeypatch.setattr(numpy_adapter, "GRADIENTS", False, raising=False)
+    rows = {r["quantity"]: r for r in run_item(make_case(), "float32", adapters.get("numpy"), identities=True)}
+    assert rows["y"]["status"] == "pass" and rows["adjoint"]["status"] == "pass"
+    assert rows["dx"]["status"] == "unsupported" and "no gradients" in rows["dx"]["message"]
+    assert rows["transpose_is_grad"]["status"] == "unsupported"

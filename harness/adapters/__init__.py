@@ -40,7 +40,10 @@ class Adapter:
 
     @property
     def library(self) -> str:
-        return self.module.LIBRARY
+        try:
+            return self.module.LIBRARY
+        except ImportError:
+            return self.name.split("-")[0]
 
     def available(self) -> bool:
         try:
