@@ -56,10 +56,10 @@ def test_correct_adapter_passes_and_writes_results(pytester):
     _setup(pytester)
     result = pytester.runpytest_subprocess("--framework", "torch", "--framework", "numpy", "-v")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*t.yaml::up?float64-torch? PASSED*", "harness: 8 result rows written to*"])
+    result.stdout.fnmatch_lines(["*t.yaml::up?float64-torch? PASSED*", "harness: 12 result rows written to*"])
     df = pd.read_parquet(pytester.path / "reports" / "pytest-results.parquet")
     assert set(df.framework) == {"torch", "numpy"} and set(df.status) == {"pass"}
-    assert set(df.quantity) == {"y", "dx", "dw", "db"}
+    assert set(df.quantity) == {"y", "dx", "dw", "db", "adjoint", "transpose_is_grad"}
 
 
 def test_broken_adapter_fails_with_a_clear_message(pytester):

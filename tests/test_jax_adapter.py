@@ -1,0 +1,221 @@
+"""The JAX adapter against the oracle: both paths, both layouts, all dtypes; plus what was
+measured about lax itself (kernel flip of conv_transpose, SAME/VALID crops, negative padding).
+
+XLA compiles every new (configuration, shape) once (0.2-1 s on CPU: grouped 3D gradients are the
+slowest), so shapes are kept small: each random configuration runs both paths in one layout, and
+the layout alternates so that every (op, ndim) pair is seen in both layouts (the full product
+doubles the compile time, ~24 s).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+pytest.importorskip("jax")
+
+from harness import adapters, oracle, translate  # noqa: E402
+from harness.adapters import jax_adapter as ja  # noqa: E402
+from harness.adapters import jax_padding as jp  # noqa: E402
+from harness.adapters.base import EMULATED, NATIVE  # noqa: E402
+from harness.inputs import inputs_for_dtype, make_inputs  # noqa: E402
+from harness.runner import run_item  # noqa: E402
+from tests.helpers import make_case, random_case  # noqa: E402
+
+NAMES = ("jax", "jax-dilated")
+LAYOUTS = ("channels_first", "channels_last")
+N_RANDOM = 24
+
+
+def _random_cases():
+    cases = []
+    for seed in range(N_RANDOM):
+        rng = np.random.default_rng(7000 + seed)
+        op = ("conv", "conv_transpose")[seed % 2]
+        ndim = 1 + (seed // 2) % 3
+        layout = LAYOUTS[(seed // 6) % 2]
+        cases.append(random_case(rng, op=op, ndim=ndim, layout=layout, id=f"jax_random_{seed}"))
+    return cases
+
+
+RANDOM_CASES = _random_cases()
+
+
+def _assert_pass(rows, what):
+    bad = [(r["quantity"], r["status"], r.get("bound_ratio"), r["message"]) for r in rows if r["status"] != "pass"]
+    assert not bad, f"{what}: {bad}\n{rows[0].get('call')}"
+
+
+def test_random_cases_cover_the_features():
+    """The seeded configurations must keep exercising what the adapter translates."""
+    feats = set()
+    for c in RANDOM_CASES:
+        feats.add(c.op)
+        feats.add(f"{c.op}{c.ndim}d_{c.layout}")
+        feats.add(f"{c.ndim}d")
+        if c.groups > 1:
+            feats.add(f"groups_{c.op}")
+        if any(d > 1 for d in c.dilation):
+            feats.add(f"dilation_{c.op}")
+        if any(lo != hi for lo, hi in c.padding):
+            feats.add("asymmetric")
+        if any(min(p) < 0 for p in c.padding):
+            feats.add(f"negative_{c.op}")
+        if c.is_transpose and any(s > k for s, k in zip(c.stride, c.kernel)):
+            feats.add("stride_gt_kernel_transpose")
+        if c.is_transpose and any(lo > translate.effective_kernel(k, d) - 1
+                                  for (lo, _), k, d in zip(c.padding, c.kernel, c.dilation)):
+            feats.add("crop_beyond_kernel")
+    want = {"conv", "conv_transpose", "1d", "2d", "3d", "groups_conv", "groups_conv_transpose",
+            "dilation_conv", "dilation_conv_transpose", "asymmetric", "negative_conv",
+            "negative_conv_transpose", "stride_gt_kernel_transpose", "crop_beyond_kernel"}
+    want |= {f"{op}{nd}d_{layout}" for op in ("conv", "conv_transpose") for nd in (1, 2, 3) for layout in LAYOUTS}
+    assert want <= feats, want - feats
+
+
+@pytest.mark.parametrize("case", RANDOM_CASES, ids=lambda c: c.id)
+def test_random_case_matches_oracle(case):
+    for name in NAMES:
+        _assert_pass(run_item(case, "float64", adapters.get(name)), f"{name} {case.layout}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("op", ["conv", "conv_transpose"])
+def test_dtypes(op, dtype):
+    case = make_case(op, 2, batch=1, cin=4, cout=2, size=4, kernel=(2, 3), stride=(2, 1), dilation=(1, 2),
+                     groups=2, padding=((1, 0), (-1, 2)), id=f"jax_dtype_{op}")
+    for name in NAMES:
+        _assert_pass(run_item(case, dtype, adapters.get(name)), f"{name} {dtype}")
+
+
+def test_stride_larger_than_kernel_and_crop_beyond_kernel():
+    """s > e: the full output has gaps; a crop larger than d*(k-1) makes lax's padding negative."""
+    case = make_case("conv_transpose", 1, batch=1, cin=2, cout=3, size=4, kernel=2, stride=3, dilation=1,
+                     padding=((2, 3),), id="jax_stride_gt_kernel")
+    assert jp.transpose_padding(case.padding, case.kernel, case.dilation) == ((-1, -2),)
+    for name in NAMES:
+        _assert_pass(run_item(case, "float64", adapters.get(name)), name)
+
+
+def test_expression_per_path():
+    conv = make_case("conv", 2, groups=2, padding=((-1, 2), (0, 1)))
+    grouped = make_case("conv_transpose", 2, groups=2)
+    plain = make_case("conv_transpose", 2, groups=1)
+    assert ja.plan(conv, "float32", "lax").expression == NATIVE  # negative padding is native in lax
+    assert ja.plan(conv, "float32", "conv_general_dilated").expression == NATIVE
+    assert ja.plan(plain, "float32", "lax").expression == NATIVE
+    p = ja.plan(grouped, "float32", "lax")
+    assert p.expression == EMULATED and "groups" in p.reason
+    assert ja.plan(grouped, "float32", "conv_general_dilated").expression == NATIVE
+    assert "transpose_kernel=True" in ja.plan(plain, "float32", "lax").call
+    assert "lhs_dilation=(1, 1)" in ja.plan(plain, "float32", "conv_general_dilated").call
+    with pytest.raises(ValueError):
+        ja.plan(plain, "float32", "nn")
+
+
+@pytest.mark.parametrize(("op", "groups", "layout", "path"), [
+    ("conv", 2, "channels_last", "lax"),
+    ("conv_transpose", 1, "channels_first", "lax"),
+    ("conv_transpose", 2, "channels_last", "lax"),
+    ("conv_transpose", 2, "channels_last", "conv_general_dilated"),
+])
+def test_call_reproduces_the_result(op, groups, layout, path):
+    """plan.call, evaluated as Python with native-layout x, w, b, gives the adapter's y."""
+    import jax
+    import jax.numpy as jnp
+
+    case = make_case(op, 2, batch=1, cin=4, cout=2, size=4, kernel=(2, 3), stride=(2, 1), groups=groups,
+                     padding=((1, -1), (0, 2)), layout=layout, id="jax_call")
+    inp = inputs_for_dtype(make_inputs(case), "float64")
+    plan = ja.plan(case, "float64", path)
+    xperm, wperm = jp.data_permutation(2, layout), jp.weight_permutation(2, layout)
+    ns = {"jax": jax, "jnp": jnp, "jax_padding": jp, "x": jnp.asarray(inp.x.transpose(xperm)),
+          "w": jnp.asarray(inp.w.transpose(wperm)), "w_torch": jnp.asarray(inp.w), "b": jnp.asarray(inp.b)}
+    y = np.asarray(eval(plan.call, ns)).transpose(jp.inverse_permutation(xperm))  # noqa: S307
+    np.testing.assert_allclose(y, ja.run(case, "float64", inp, plan)["y"], rtol=1e-13, atol=1e-13)
+
+
+def test_transpose_kernel_false_is_not_the_adjoint():
+    """jax-ml/jax#14337: lax.conv_transpose does not flip the kernel nor swap its channel axes
+    unless transpose_kernel=True, so with the PyTorch/TF weights it computes something else."""
+    import jax.numpy as jnp
+    from jax import lax
+
+    case = make_case("conv_transpose", 2, batch=1, cin=3, cout=3, size=4, kernel=(2, 3), stride=(2, 1),
+                     bias=False, padding=((0, 1), (1, 1)), id="jax_14337")
+    inp = make_inputs(case)
+    want = oracle.conv_transpose(inp.x, inp.w, None, case.stride, case.dilation, case.padding, 1)
+    pads = jp.transpose_padding(case.padding, case.kernel, case.dilation)
+    dn = jp.dimension_numbers(2, "channels_first")
+    x, w = jnp.asarray(inp.x), jnp.asarray(inp.w)
+    hi = lax.Precision.HIGHEST
+    right = np.asarray(lax.conv_transpose(x, w, case.stride, pads, dimension_numbers=dn, transpose_kernel=True,
+                                          precision=hi))
+    wrong = np.asarray(lax.conv_transpose(x, w, case.stride, pads, dimension_numbers=dn, transpose_kernel=False,
+                                          precision=hi))
+    np.testing.assert_allclose(right, want, rtol=1e-12, atol=1e-12)
+    assert wrong.shape == want.shape  # same shape, different numbers: an easy silent bug
+    assert np.max(np.abs(wrong - want)) > 0.1 * np.max(np.abs(want))
+
+
+def test_conv_transpose_words_and_consistent_padding():
+    """lax.conv_transpose's SAME/VALID crop the full output as translate.transpose_word_crop says
+    (T = F - o; SAME: lo = max(T, 0)//2, VALID: (0, T)), including stride > dilated kernel; and
+    use_consistent_padding=True (where it exists) reads canonical crops directly."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    consistent = "use_consistent_padding" in inspect.signature(lax.conv_transpose).parameters
+    combos = [(3, 1, 1), (3, 2, 1), (2, 2, 1), (1, 3, 1), (2, 3, 1), (3, 2, 2), (4, 3, 1)]  # (k, s, d)
+    i, rng = 4, np.random.default_rng(3)
+    xs = [rng.standard_normal((1, 2, i)) for _ in combos]
+    ws = [rng.standard_normal((2, 2, k)) for k, _, _ in combos]
+    crops = [((1, -1),) for _ in combos]
+    dn = ("NCH", "OIH", "NCH")
+    hi = lax.Precision.HIGHEST
+
+    @jax.jit
+    def all_words(xs, ws):
+        out = []
+        for x, w, (_k, s, d), cr in zip(xs, ws, combos, crops):
+            for word in ("SAME", "VALID"):
+                out.append(lax.conv_transpose(x, w, (s,), word, (d,), dn, transpose_kernel=True, precision=hi))
+            if consistent:
+                out.append(lax.conv_transpose(x, w, (s,), cr, (d,), dn, transpose_kernel=True, precision=hi,
+                                              use_consistent_padding=True))
+        return out
+
+    got = iter(np.asarray(y) for y in all_words([jnp.asarray(x) for x in xs], [jnp.asarray(w) for w in ws]))
+    for x, w, (k, s, d), cr in zip(xs, ws, combos, crops):
+        for word in ("same", "valid"):
+            o = translate.transpose_default_length(word, i, k, s, d)
+            crop = translate.transpose_word_crop(word, i, k, s, d, o)
+            want = oracle.conv_transpose(x, w, None, (s,), (d,), (crop,), 1)
+            np.testing.assert_allclose(next(got), want, rtol=1e-12, atol=1e-12, err_msg=f"{word} k{k} s{s} d{d}")
+        if consistent:
+            want = oracle.conv_transpose(x, w, None, (s,), (d,), cr, 1)
+            np.testing.assert_allclose(next(got), want, rtol=1e-12, atol=1e-12, err_msg=f"consistent k{k} s{s}")
+
+
+def test_jit_cache_and_shared_conv_function():
+    case = make_case("conv", 1, batch=1, cin=2, cout=2, size=5, kernel=2, padding=((1, 0),), id="jax_cache")
+    plans = [ja.plan(case, "float64", p) for p in ja.PATHS]
+    fns = {id(ja._prepared(case, "float64", p)) for p in plans}
+    assert len(fns) == 1  # both paths compute a conv with the same compiled function
+    before = ja._compiled.cache_info().hits
+    for name in NAMES:
+        _assert_pass(run_item(case, "float64", adapters.get(name)), name)
+    assert ja._compiled.cache_info().hits > before
+
+
+def test_environment_and_version():
+    env = ja.environment()
+    assert env["jax.x64"] == "True"
+    assert env["jax.backend"] in ("cpu", "gpu", "cuda", "rocm", "tpu")
+    assert "XLA_FLAGS" in env
+    assert ja.version()
+    assert ja.LIBRARY == "jax" and ja.PATHS == ("lax", "conv_general_dilated")
+    assert adapters.get("jax").available() and adapters.get("jax-dilated").path == "conv_general_dilated"
