@@ -222,9 +222,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
         config._harness_writer.close()
     part_dir = Path(os.environ.get(_RUN_DIR_ENV, ""))
     if _is_worker(config):
-        if config._harness_env:
-            name = config.workerinput["workerid"]
-            (part_dir / f"env-{name}.json").write_text(json.dumps(config._harness_env))
+        name = config.workerinput["workerid"]
+        env = dict(config._harness_env)
+        env["worker"] = {f"{name}.max_rss_mib": f"{_max_rss_mib():.0f}"}
+        if part_dir.is_dir():
+            (part_dir / f"env-{name}.json").write_text(json.dumps(env))
         return
     target = config.getoption("harness_results")
     if target == "none" or not part_dir.is_dir():
@@ -243,6 +245,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     for f in part_dir.iterdir():
         f.unlink()
     part_dir.rmdir()
+
+
+def _max_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -29,7 +29,7 @@ COLUMNS = [
     "quantity", "status", "expression", "error_ratio", "bound_ratio", "max_abs_error",
     "max_rel_error", "max_ulps", "worst_index", "worst_actual", "worst_expected", "worst_bound",
     "reduction_length", "tolerance", "shape", "expected_shape", "message", "reason", "call",
-    "xfail", "seconds", "params", "description", "refs", "traceback",
+    "xfail", "seconds", "oracle_seconds", "compare_seconds", "params", "description", "refs", "traceback",
 ]
 LIBRARIES = ("numpy", "torch", "tensorflow-cpu", "tensorflow", "jax", "jaxlib", "chainer",
              "onnxruntime", "onnx", "keras", "pandas")
@@ -113,7 +113,8 @@ def to_frame(rows: list[dict]) -> pd.DataFrame:
     extra = [c for c in df.columns if c not in COLUMNS]
     df = df[COLUMNS + extra]
     for col in ("error_ratio", "bound_ratio", "max_abs_error", "max_rel_error", "max_ulps",
-                "worst_actual", "worst_expected", "worst_bound", "tolerance", "seconds"):
+                "worst_actual", "worst_expected", "worst_bound", "tolerance", "seconds",
+                "oracle_seconds", "compare_seconds"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
     for col in ("line", "reduction_length"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")

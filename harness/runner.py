@@ -76,7 +76,6 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
     if not adapter.available():
         return _rows(base, case, cmp.SKIPPED, f"{adapter.library} is not installed here", version="")
     base["version"] = adapter.module.version()
-    start = time.perf_counter()
     try:
         plan: Plan = adapter.module.plan(case, dtype, adapter.path)
     except Exception as exc:  # noqa: BLE001 - a planning bug is an error row, not a crash
@@ -84,7 +83,10 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
     base.update(expression=plan.expression, call=plan.call, reason=plan.reason, device=plan.device)
     if plan.expression == UNSUPPORTED:
         return _rows(base, case, cmp.UNSUPPORTED, plan.reason)
+    oracle_start = time.perf_counter()
     ref = reference(case, dtype)
+    base["oracle_seconds"] = time.perf_counter() - oracle_start  # ~0 when cached for this (case, dtype)
+    start = time.perf_counter()
     try:
         got = adapter.module.run(case, dtype, ref.inputs, plan)
     except Unsupported as exc:
@@ -94,6 +96,7 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
         return _rows(base, case, cmp.ERROR, msg, traceback=traceback.format_exc(),
                      seconds=time.perf_counter() - start)
     seconds = time.perf_counter() - start
+    compare_start = time.perf_counter()
     rows = []
     forward_only = not getattr(adapter.module, "GRADIENTS", True)
     for q in quantities(case):
@@ -106,6 +109,9 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
             **base, "quantity": q, **result.as_row(), "shape": list(np.shape(got.get(q))),
             "expected_shape": list(ref.values[q].shape), "seconds": seconds,
         })
+    compare_seconds = time.perf_counter() - compare_start
+    for row in rows:
+        row["compare_seconds"] = compare_seconds
     if identities if identities is not None else dtype == case.dtypes[0]:
         rows += identity_rows(case, dtype, adapter, base, ref, got)
     return rows
