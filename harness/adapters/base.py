@@ -58,5 +58,6 @@ def unsupported_message(exc: BaseException) -> bool:
     """True when a framework's exception says it does not implement something (vs. a bug)."""
     text = str(exc).lower()
     needles = ("not implemented", "not supported", "unimplemented", "no registered", "unsupported",
-               "only supports", "is not available", "could not find a valid")
+               "only supports", "is not available", "could not find a valid", "do not yet support",
+               "could not find device for node")
     return any(n in text for n in needles)
