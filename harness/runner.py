@@ -44,13 +44,18 @@ def quantities(case: Case) -> tuple[str, ...]:
     return QUANTITIES if case.bias else tuple(q for q in QUANTITIES if q != "db")
 
 
+@lru_cache(maxsize=256)
+def _params_json(case: Case) -> str:
+    return json.dumps(case.params(), sort_keys=True)
+
+
 def base_row(case: Case, dtype: str, adapter: Adapter | None, framework: str) -> dict:
     return {
         "case_id": case.id,
         "file": case.file,
         "line": case.line,
         "op": case.name,
-        "params": json.dumps(case.params(), sort_keys=True),
+        "params": _params_json(case),
         "description": case.description,
         "refs": " ".join(case.refs),
         "dtype": dtype,
@@ -102,7 +107,7 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
     for q in quantities(case):
         if forward_only and q != "y":
             rows.append({**base, "quantity": q, "status": cmp.UNSUPPORTED,
-                         "message": f"{adapter.module.LIBRARY} computes no gradients (forward only)"})
+                         "message": f"{adapter.name} computes no gradients (forward only)"})
             continue
         result = cmp.compare(got.get(q), ref.values[q], ref.scales[q], dtype, ref.reduction[q], case.tolerance)
         rows.append({

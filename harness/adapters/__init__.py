@@ -19,6 +19,10 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "tensorflow-backprop": ("harness.adapters.tf_adapter", "backprop_input"),
     "jax": ("harness.adapters.jax_adapter", "lax"),
     "jax-dilated": ("harness.adapters.jax_adapter", "conv_general_dilated"),
+    "onnxruntime": ("harness.adapters.onnx_adapter", "onnxruntime"),
+    "onnx-reference": ("harness.adapters.onnx_adapter", "reference"),
+    "keras": ("harness.adapters.keras_adapter", "ops"),
+    "chainer": ("harness.adapters.chainer_adapter", "functions"),
 }
 
 # Extra adapters (third-party frameworks, or test doubles): "name=module:path,name2=module2:path2"
@@ -36,7 +40,13 @@ class Adapter:
 
     @cached_property
     def module(self) -> ModuleType:
-        return importlib.import_module(self.module_name)
+        try:
+            return importlib.import_module(self.module_name)
+        except ImportError as exc:
+            # a missing framework is normal (its rows are `skipped`); a missing harness module is a bug
+            if (exc.name or "").split(".")[0] == "harness":
+                raise RuntimeError(f"adapter {self.name!r}: cannot import {self.module_name}: {exc}") from exc
+            raise
 
     @property
     def library(self) -> str:
@@ -53,7 +63,10 @@ class Adapter:
 
     def applies_to(self, case) -> bool:
         """Some paths exist only for one op (e.g. TF's backprop_input for conv_transpose)."""
-        check = getattr(self.module, "applies_to", None)
+        try:
+            check = getattr(self.module, "applies_to", None)
+        except ImportError:  # the framework is missing: the item runs and reports `skipped`
+            return True
         return True if check is None else bool(check(case, self.path))
 
 
