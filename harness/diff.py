@@ -1,0 +1,401 @@
+"""`harness diff OLD NEW`: what changed between two results files; exit 1 on a regression.
+
+Rows are matched on (case_id, file, dtype, framework, quantity). Categories:
+
+- **new failures**: the status moved from pass / unsupported / skipped to a failing status
+  (mismatch, shape_mismatch, error, crash), or the bound ratio crossed the tolerance
+  (old <= tolerance < new). A new failure of a row the case marks xfail is listed but is not a
+  regression.
+- **ratio growth**: the bound ratio grew by more than `factor` (default 2) *and* the new bound
+  ratio is above `min_ratio` (default 0.01, i.e. 1% of the error bound). Growth of tiny ratios
+  (say 1e-5 → 1e-4, or 0 → 0.001: a different but still near-exact summation order) is ignored,
+  because it says nothing about correctness.
+- **fixed**: a failing status became `pass`.
+- **added** / **removed**: rows present in only one file (new cases, dropped frameworks, ...).
+- **status changes**: every row whose status changed (a superset of new failures and fixed).
+- **version changes**: differing environment entries (library versions, flags such as TF32)
+  and differing framework versions in the results' `version` column.
+
+`Changes.regressed` is true when there is a new failure (not xfail) or a ratio growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from harness import results
+from harness.compare import FAILING
+
+KEY = list(results.KEY)  # case_id, file, dtype, framework, quantity
+NOT_FAILING = ("pass", "unsupported", "skipped")
+MIN_RATIO = 0.01
+DETAIL = ["status", "bound_ratio", "error_ratio", "tolerance", "message", "xfail", "version", "line"]
+
+
+@dataclass
+class Changes:
+    """What changed from an old results file to a new one; each category a DataFrame.
+
+    Row frames have the key columns and `old_*` / `new_*` columns (status, bound_ratio, ...);
+    `added` / `removed` have the columns of the rows themselves; `versions` has
+    `source`, `name`, `old`, `new`.
+    """
+
+    new_failures: pd.DataFrame
+    grown: pd.DataFrame
+    fixed: pd.DataFrame
+    added: pd.DataFrame
+    removed: pd.DataFrame
+    status_changes: pd.DataFrame
+    versions: pd.DataFrame
+    factor: float = 2.0
+    min_ratio: float = MIN_RATIO
+    old_label: str = "old"
+    new_label: str = "new"
+    matched: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def expected_failures(self) -> pd.DataFrame:
+        """New failures of rows marked xfail (reported, not a regression)."""
+        return self.new_failures[self.new_failures["new_xfail"].fillna("") != ""]
+
+    @property
+    def regressions(self) -> pd.DataFrame:
+        return self.new_failures[self.new_failures["new_xfail"].fillna("") == ""]
+
+    @property
+    def regressed(self) -> bool:
+        return len(self.regressions) > 0 or len(self.grown) > 0
+
+    @property
+    def empty(self) -> bool:
+        return not any(len(getattr(self, n)) for n in ("new_failures", "grown", "fixed", "added", "removed",
+                                                        "status_changes", "versions"))
+
+    def counts(self) -> dict[str, int]:
+        return {"new failures": len(self.regressions), "expected new failures (xfail)": len(self.expected_failures),
+                "ratio growth": len(self.grown), "fixed": len(self.fixed), "added": len(self.added),
+                "removed": len(self.removed), "status changes": len(self.status_changes),
+                "version changes": len(self.versions)}
+
+
+def _with_occurrence(df: pd.DataFrame) -> pd.DataFrame:
+    """Make the key unique (e.g. several loader errors of one file share a key)."""
+    df = df.copy()
+    for col in KEY:
+        if col not in df.columns:
+            df[col] = None
+        df[col] = df[col].astype("object").where(df[col].notna(), "")
+    for col in DETAIL:
+        if col not in df.columns:
+            df[col] = None
+    df["_n"] = df.groupby(KEY, sort=False).cumcount()
+    return df
+
+
+def _tol(series: pd.Series) -> pd.Series:
+    t = pd.to_numeric(series, errors="coerce")
+    return t.where(t > 0, 1.0).fillna(1.0)
+
+
+def _version_changes(old_df, old_env, new_df, new_env) -> pd.DataFrame:
+    rows = []
+    for key in sorted(set(old_env) | set(new_env)):
+        if key == "results file":
+            continue
+        a, b = old_env.get(key), new_env.get(key)
+        if a != b:
+            name = key[len("version."):] if key.startswith("version.") else key
+            rows.append({"source": "environment", "name": name,
+                         "old": "" if a is None else str(a), "new": "" if b is None else str(b)})
+
+    def versions(df):
+        if df.empty or "version" not in df.columns:
+            return {}
+        d = df[df["version"].fillna("") != ""]
+        return {fw: ", ".join(sorted(set(g["version"].astype(str)))) for fw, g in d.groupby("framework")}
+
+    va, vb = versions(old_df), versions(new_df)
+    for fw in sorted(set(va) | set(vb)):
+        if va.get(fw, "") != vb.get(fw, ""):
+            rows.append({"source": "results", "name": fw, "old": va.get(fw, ""), "new": vb.get(fw, "")})
+    return pd.DataFrame(rows, columns=["source", "name", "old", "new"])
+
+
+def diff_frames(old_df: pd.DataFrame, old_env: dict, new_df: pd.DataFrame, new_env: dict,
+                factor: float = 2.0, min_ratio: float = MIN_RATIO) -> Changes:
+    """Compare two results frames (see the module docstring for the categories)."""
+    a, b = _with_occurrence(old_df), _with_occurrence(new_df)
+    on = [*KEY, "_n"]
+    keep = [*on, *DETAIL]
+    joined = a[keep].merge(b[keep], on=on, how="outer", suffixes=("_old", "_new"), indicator=True)
+    joined = joined.rename(columns={f"{c}_old": f"old_{c}" for c in DETAIL} | {f"{c}_new": f"new_{c}" for c in DETAIL})
+    both = joined[joined["_merge"] == "both"].copy()
+    for side in ("old", "new"):
+        both[f"{side}_status"] = both[f"{side}_status"].fillna("").astype(str)
+        both[f"{side}_bound_ratio"] = pd.to_numeric(both[f"{side}_bound_ratio"], errors="coerce").astype("float64")
+        both[f"{side}_xfail"] = both[f"{side}_xfail"].fillna("").astype(str)
+    old_s, new_s = both["old_status"], both["new_status"]
+    old_r, new_r = both["old_bound_ratio"], both["new_bound_ratio"]
+    old_fail, new_fail = old_s.isin(FAILING), new_s.isin(FAILING)
+    crossed = (old_r <= _tol(both["old_tolerance"])) & (new_r > _tol(both["new_tolerance"]))
+    new_failure = (old_s.isin(NOT_FAILING) & new_fail) | (crossed & ~old_fail)
+    both["growth"] = new_r / old_r  # inf when old is 0; NaN when either is missing
+    grown = (both["growth"] > factor) & (new_r > min_ratio) & ~new_failure
+    fixed = old_fail & (new_s == "pass")
+    changed = old_s != new_s
+
+    def pick(mask) -> pd.DataFrame:
+        cols = [*KEY, *(f"{s}_{c}" for c in DETAIL for s in ("old", "new")), "growth"]
+        out = both.loc[mask, cols].reset_index(drop=True)
+        return out
+
+    def side(which: str, frame: pd.DataFrame) -> pd.DataFrame:
+        keys = joined.loc[joined["_merge"] == which, on]
+        return frame.merge(keys, on=on, how="inner").drop(columns="_n").reset_index(drop=True)
+
+    grown_df = pick(grown).sort_values("growth", ascending=False, kind="stable").reset_index(drop=True)
+    return Changes(
+        new_failures=pick(new_failure), grown=grown_df, fixed=pick(fixed),
+        added=side("right_only", b), removed=side("left_only", a), status_changes=pick(changed),
+        versions=_version_changes(old_df, old_env, new_df, new_env), factor=factor, min_ratio=min_ratio,
+        matched=int(len(both)),
+    )
+
+
+def diff_files(old_path: str | Path, new_path: str | Path, factor: float = 2.0, min_ratio: float = MIN_RATIO) -> Changes:
+    old_df, old_env = results.read_results(old_path)
+    new_df, new_env = results.read_results(new_path)
+    changes = diff_frames(old_df, old_env, new_df, new_env, factor=factor, min_ratio=min_ratio)
+    changes.old_label, changes.new_label = str(old_path), str(new_path)
+    return changes
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering: console (rich) and HTML (the report's template)
+
+MAX_CONSOLE_ROWS = 40
+
+
+def _f(v) -> str:
+    from harness.report import fmt
+
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return fmt(v) if isinstance(v, (int, float)) else str(v)
+
+
+def _s(v) -> str:
+    return "" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def print_diff(changes: Changes, console) -> None:
+    """Rich tables, one per non-empty category, and a one-line verdict."""
+    from rich.table import Table
+    from rich.text import Text
+
+    def table(title: str, frame: pd.DataFrame, columns: list[tuple[str, callable]], style: str) -> None:
+        if frame.empty:
+            return
+        t = Table(title=Text(f"{title} ({len(frame)})", style=style), title_justify="left")
+        for name, _ in columns:
+            t.add_column(name, overflow="fold")
+        for _, row in frame.head(MAX_CONSOLE_ROWS).iterrows():
+            t.add_row(*(Text(get(row)) for _, get in columns))
+        console.print(t)
+        if len(frame) > MAX_CONSOLE_ROWS:
+            console.print(Text(f"… and {len(frame) - MAX_CONSOLE_ROWS} more"))
+
+    where = [("case", lambda r: f"{_s(r['file'])}::{_s(r['case_id'])}"), ("framework", lambda r: _s(r["framework"])),
+             ("dtype", lambda r: _s(r["dtype"])), ("quantity", lambda r: _s(r["quantity"]))]
+    transition = [("status", lambda r: f"{_s(r['old_status'])} → {_s(r['new_status'])}"),
+                  ("bound ratio", lambda r: f"{_f(r['old_bound_ratio'])} → {_f(r['new_bound_ratio'])}")]
+    table("New failures", changes.new_failures,
+          [*where, *transition, ("message", lambda r: _s(r["new_message"])[:120]),
+           ("xfail", lambda r: _s(r["new_xfail"]))], "bold red")
+    table(f"Bound ratio grew more than {changes.factor:g}x (now > {changes.min_ratio:g})", changes.grown,
+          [*where, *transition, ("growth", lambda r: f"{_f(r['growth'])}x")], "bold red")
+    table("Fixed", changes.fixed, [*where, *transition], "bold green")
+    other = changes.status_changes.merge(pd.concat([changes.new_failures[KEY], changes.fixed[KEY]]).drop_duplicates(),
+                                         on=KEY, how="left", indicator=True)
+    other = other[other["_merge"] == "left_only"]
+    table("Other status changes", other, [*where, *transition], "bold yellow")
+    row_cols = [*where, ("status", lambda r: _s(r["status"])), ("bound ratio", lambda r: _f(r["bound_ratio"]))]
+    table("Added rows", changes.added, row_cols, "bold cyan")
+    table("Removed rows", changes.removed, row_cols, "bold magenta")
+    if not changes.versions.empty:
+        t = Table(title=Text(f"Version and environment changes ({len(changes.versions)})", style="bold"),
+                  title_justify="left")
+        for name in ("source", "name", "old", "new"):
+            t.add_column(name, overflow="fold")
+        for _, row in changes.versions.iterrows():
+            t.add_row(*(Text(_s(row[c])) for c in ("source", "name", "old", "new")))
+        console.print(t)
+    counts = ", ".join(f"{n} {k}" for k, n in changes.counts().items() if n)
+    verdict = "REGRESSED" if changes.regressed else ("no changes" if changes.empty else "no regression")
+    style = "bold red" if changes.regressed else "bold green"
+    console.print(Text.assemble((f"{verdict}", style),
+                                f": {changes.old_label} → {changes.new_label} ({changes.matched} rows matched"
+                                + (f"; {counts}" if counts else "") + ")"))
+
+
+def _ratio_cell(v, tol=None):
+    from harness.report import ratio_color, sort_key
+
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return ("–", "", "", "")
+    t = tol if isinstance(tol, (int, float)) and not math.isnan(tol) and tol > 0 else 1.0
+    bg, fg = ratio_color(v / t)
+    return (_f(v), sort_key(v), bg, fg)
+
+
+def _num_cell(v):
+    from harness.report import sort_key
+
+    if v is None or v is pd.NA:
+        return ("–", "")
+    return (_f(v), sort_key(v))
+
+
+MAX_HTML_ROWS = 2000
+
+
+def diff_context(changes: Changes) -> dict:
+    """The template's `diff` object: verdict, cards and one generic table per category."""
+    where = [{"key": "case", "label": "case"}, {"key": "file", "label": "file"},
+             {"key": "framework", "label": "framework"}, {"key": "dtype", "label": "dtype"},
+             {"key": "quantity", "label": "quantity"}]
+    trans = [{"key": "status", "label": "status", "kind": "change"},
+             {"key": "old_ratio", "label": "old bound ratio", "kind": "ratio"},
+             {"key": "new_ratio", "label": "new bound ratio", "kind": "ratio"}]
+
+    def transitions(frame: pd.DataFrame) -> list[dict]:
+        out = []
+        for _, r in frame.head(MAX_HTML_ROWS).iterrows():
+            out.append({
+                "case": _s(r["case_id"]), "file": _s(r["file"]), "framework": _s(r["framework"]),
+                "dtype": _s(r["dtype"]), "quantity": _s(r["quantity"]),
+                "status": (_s(r["old_status"]), _s(r["new_status"])),
+                "old_ratio": _ratio_cell(r["old_bound_ratio"], r["old_tolerance"]),
+                "new_ratio": _ratio_cell(r["new_bound_ratio"], r["new_tolerance"]),
+                "growth": _num_cell(r.get("growth")),
+                "message": _s(r["new_message"]), "xfail": _s(r["new_xfail"]),
+                "version": f"{_s(r['old_version'])} → {_s(r['new_version'])}"
+                if _s(r["old_version"]) != _s(r["new_version"]) else _s(r["new_version"]),
+            })
+        return out
+
+    def plain(frame: pd.DataFrame) -> list[dict]:
+        out = []
+        for _, r in frame.head(MAX_HTML_ROWS).iterrows():
+            out.append({"case": _s(r["case_id"]), "file": _s(r["file"]), "framework": _s(r["framework"]),
+                        "dtype": _s(r["dtype"]), "quantity": _s(r["quantity"]), "status": _s(r["status"]),
+                        "ratio": _ratio_cell(r.get("bound_ratio"), r.get("tolerance")),
+                        "version": _s(r.get("version")), "message": _s(r.get("message"))})
+        return out
+
+    msg = {"key": "message", "label": "message", "kind": "msg"}
+    version = {"key": "version", "label": "version"}
+    sections = [
+        {"id": "new-failures", "title": "New failures", "explain": "", "total": len(changes.new_failures),
+         "columns": [*where, *trans, version, msg, {"key": "xfail", "label": "xfail"}],
+         "rows": transitions(changes.new_failures)},
+        {"id": "grown", "title": f"Bound ratio grew more than {changes.factor:g}×",
+         "explain": f"Only rows whose new bound ratio is above {changes.min_ratio:g}.", "total": len(changes.grown),
+         "columns": [*where, *trans, {"key": "growth", "label": "growth ×", "kind": "num"}, version],
+         "rows": transitions(changes.grown)},
+        {"id": "fixed", "title": "Fixed", "explain": "", "total": len(changes.fixed),
+         "columns": [*where, *trans, version], "rows": transitions(changes.fixed)},
+        {"id": "status", "title": "All status changes", "explain": "", "total": len(changes.status_changes),
+         "columns": [*where, *trans, version, msg], "rows": transitions(changes.status_changes)},
+        {"id": "added", "title": "Added rows", "explain": "In the new file only.", "total": len(changes.added),
+         "columns": [*where, {"key": "status", "label": "status", "kind": "status"},
+                     {"key": "ratio", "label": "bound ratio", "kind": "ratio"}, version, msg],
+         "rows": plain(changes.added)},
+        {"id": "removed", "title": "Removed rows", "explain": "In the old file only.", "total": len(changes.removed),
+         "columns": [*where, {"key": "status", "label": "status", "kind": "status"},
+                     {"key": "ratio", "label": "bound ratio", "kind": "ratio"}, version, msg],
+         "rows": plain(changes.removed)},
+        {"id": "versions", "title": "Version and environment changes", "explain": "", "total": len(changes.versions),
+         "columns": [{"key": "source", "label": "source"}, {"key": "name", "label": "name"},
+                     {"key": "old", "label": "old"}, {"key": "new", "label": "new"}],
+         "rows": [{k: _s(v) for k, v in r.items()} for r in changes.versions.to_dict("records")]},
+    ]
+    counts = changes.counts()
+    cards = [
+        {"label": "new failures", "value": counts["new failures"], "cls": "bad" if counts["new failures"] else "good"},
+        {"label": f"ratio grew > {changes.factor:g}×", "value": counts["ratio growth"],
+         "cls": "bad" if counts["ratio growth"] else "good"},
+        {"label": "fixed", "value": counts["fixed"], "cls": "good" if counts["fixed"] else ""},
+        {"label": "expected new failures (xfail)", "value": counts["expected new failures (xfail)"], "cls": ""},
+        {"label": "status changes", "value": counts["status changes"], "cls": ""},
+        {"label": "rows added", "value": counts["added"], "cls": ""},
+        {"label": "rows removed", "value": counts["removed"], "cls": "warn" if counts["removed"] else ""},
+        {"label": "version changes", "value": counts["version changes"], "cls": ""},
+        {"label": "rows matched", "value": changes.matched, "cls": ""},
+    ]
+    if changes.regressed:
+        parts = []
+        if counts["new failures"]:
+            n = counts["new failures"]
+            parts.append(f"{n} new failure{'' if n == 1 else 's'}")
+        if counts["ratio growth"]:
+            n = counts["ratio growth"]
+            parts.append(f"{n} row{'' if n == 1 else 's'} whose bound ratio grew more than {changes.factor:g}×")
+        headline = "Regression: " + " and ".join(parts)
+    elif changes.empty:
+        headline = "No changes: every row has the same status, no ratio grew, same versions"
+    else:
+        headline = "No regression"
+    subline = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or f"{changes.matched} rows matched"
+    return {"old": changes.old_label, "new": changes.new_label, "factor": changes.factor,
+            "min_ratio": changes.min_ratio, "regressed": changes.regressed, "headline": headline,
+            "subline": subline, "cards": cards, "sections": sections}
+
+
+def write_diff_html(changes: Changes, path: str | Path) -> Path:
+    from harness.report import render_page
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_page(diff=diff_context(changes), title="Convolution equivalence: what changed"),
+                    encoding="utf-8")
+    return path
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=160)  # CI logs: wide enough that tables do not fold every cell
+    try:
+        changes = diff_files(args.old, args.new, factor=args.factor, min_ratio=args.min_ratio)
+    except (OSError, ValueError) as exc:
+        console.print(f"cannot read results: {exc}", markup=False, highlight=False)
+        return 2
+    print_diff(changes, console)
+    if args.html:
+        out = write_diff_html(changes, args.html)
+        console.print(f"diff written to {out}", markup=False, highlight=False)
+    return 1 if changes.regressed else 0
+
+
+def add_command(sub) -> None:
+    p = sub.add_parser("diff", help="what changed between two results files (exit 1 on regression)",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("old", help="the earlier results file (Parquet)")
+    p.add_argument("new", help="the later results file (Parquet)")
+    p.add_argument("--factor", type=float, default=2.0,
+                   help="bound-ratio growth that counts as a regression (default 2.0)")
+    p.add_argument("--min-ratio", type=float, default=MIN_RATIO,
+                   help=f"ignore growth unless the new bound ratio is above this (default {MIN_RATIO:g})")
+    p.add_argument("--html", help="also write the diff as an HTML page")
+    p.set_defaults(func=cmd_diff)

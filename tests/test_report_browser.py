@@ -1,0 +1,187 @@
+"""The report in a real headless browser (Chromium + chromedriver via Selenium).
+
+Loads the page from file://, checks that its JavaScript runs without errors, that clicking a
+header sorts, that the filter box hides rows, that a matrix cell opens its case, that a case id
+holding a <script> tag stays inert text; and saves a screenshot (reports/screenshot.png and
+docs/report-screenshot.png, which the README shows).
+
+Needs /usr/bin/chromium, /usr/bin/chromedriver (Debian: apt-get install chromium chromium-driver)
+and the selenium package; skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from harness import adapters, report, results
+from harness.runner import run_item
+from tests.test_report import XSS, demo_rows, xss_case
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = [ROOT / "reports" / "screenshot.png", ROOT / "docs" / "report-screenshot.png"]
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver)", allow_module_level=True)
+if not CHROMEDRIVER.exists():
+    pytest.skip(f"{CHROMEDRIVER} is missing (apt-get install chromium-driver)", allow_module_level=True)
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def driver():
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--hide-scrollbars", "--force-device-scale-factor=1",
+                "--window-size=1360,1240", f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    os.environ.setdefault("SE_AVOID_STATS", "true")  # selenium: no usage statistics
+    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
+    drv = webdriver.Chrome(service=service, options=options)
+    drv.set_window_size(1360, 1240)
+    yield drv
+    drv.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> Path:
+    """The report of real rows: numpy, torch (where installed) and the deliberately buggy double."""
+    tmp = tmp_path_factory.mktemp("browser")
+    df = results.to_frame([dict(r) for r in demo_rows(with_torch=True)])
+    env = {**results.base_environment(), "demo_buggy.deliberate_bugs": "True"}
+    return report.build_report([(df, env, "demo")], tmp / "index.html", title="Convolution equivalence report")
+
+
+def _load(driver, path: Path, fragment: str = "") -> None:
+    driver.get(path.resolve().as_uri() + fragment)
+    driver.get_log("browser")  # start each test from a clean log: what follows is this page's
+
+
+def _severe(driver) -> list:
+    return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+def _column(driver, table_id: str, index: int, attr: str | None = None) -> list[str]:
+    return driver.execute_script(
+        "const [id, i, attr] = arguments;"
+        "return Array.from(document.getElementById(id).tBodies[0].rows)"
+        "  .map(r => attr ? r.cells[i].getAttribute(attr) : r.cells[i].textContent.trim());",
+        table_id, index, attr)
+
+
+def _header_index(driver, table_id: str, *words: str) -> int:
+    heads = driver.find_elements(By.CSS_SELECTOR, f"#{table_id} thead tr:last-child th")
+    for i, th in enumerate(heads):
+        if all(w in th.text for w in words):
+            return i
+    raise AssertionError(f"no header with {words} in {[h.text for h in heads]}")
+
+
+def _click(driver, element) -> None:
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
+def test_page_runs_without_javascript_errors(driver, page):
+    driver.get(page.resolve().as_uri())
+    assert driver.title == "Convolution equivalence report"
+    assert driver.execute_script("return document.querySelectorAll('table.sortable th[tabindex]').length") > 10
+    assert _severe(driver) == []
+
+
+def test_clicking_a_header_sorts_the_table(driver, page):
+    _load(driver, page)
+    col = _header_index(driver, "failures-table", "bound ratio")
+    th = driver.find_elements(By.CSS_SELECTOR, "#failures-table thead th")[col]
+
+    def ratios() -> list[float]:
+        text = _column(driver, "failures-table", col)
+        return [float("inf") if t == "∞" else float(t) for t in text if t not in ("–", "-")]
+
+    before = ratios()
+    assert before != sorted(before, reverse=True)  # worst status first, so not ordered by ratio
+    _click(driver, th)
+    assert th.get_attribute("aria-sort") == "descending"
+    after = ratios()
+    assert after == sorted(before, reverse=True)
+    assert _column(driver, "failures-table", col)[-1] == "–"  # missing values sort last
+    _click(driver, th)
+    assert th.get_attribute("aria-sort") == "ascending"
+    assert ratios() == sorted(before)
+
+    # a matrix column: numeric severities (data-sort), worst first on the first click
+    col = _header_index(driver, "matrix-table", "demo_buggy", "float32")
+    th = driver.find_elements(By.CSS_SELECTOR, "#matrix-table thead th")[col]
+    _click(driver, th)
+    keys = [float(k) for k in _column(driver, "matrix-table", col, "data-sort") if k]
+    assert keys == sorted(keys, reverse=True) and len(set(keys)) > 3
+    assert _severe(driver) == []
+
+
+def test_typing_in_the_filter_hides_rows(driver, page):
+    _load(driver, page)
+    box = driver.find_element(By.CSS_SELECTOR, 'input.filter[data-target="matrix-table"]')
+    rows = driver.find_elements(By.CSS_SELECTOR, "#matrix-table tbody tr")
+    _click(driver, box)
+    box.send_keys("transpose")
+    shown = [r for r in rows if r.is_displayed()]
+    assert 0 < len(shown) < len(rows)
+    assert all("transpose" in r.text for r in shown)
+    assert all("transpose" not in r.text for r in rows if not r.is_displayed())
+    count = driver.find_element(By.CSS_SELECTOR, '[data-count-for="matrix-table"]').text
+    assert count == f"{len(shown)} of {len(rows)} shown"
+    box.send_keys(" demo_buggy:mismatch")  # terms combine: transposed cases where the demo mismatches
+    assert 0 < sum(r.is_displayed() for r in rows) <= len(shown)
+    box.clear()
+    box.send_keys(" ")
+    assert all(r.is_displayed() for r in rows)
+    assert _severe(driver) == []
+
+
+def test_a_matrix_cell_opens_its_case(driver, page):
+    _load(driver, page)
+    cell = driver.find_element(By.CSS_SELECTOR, "#matrix-table td.c.failing a")
+    target = cell.get_attribute("href").split("#", 1)[1]
+    assert not driver.execute_script("return document.getElementById(arguments[0]).open", target)
+    _click(driver, cell)
+    assert driver.execute_script("return document.getElementById(arguments[0]).open", target)
+    # the plot switch shows the other histogram
+    _click(driver, driver.find_element(By.CSS_SELECTOR, 'input[value="strip-bound"] + span'))
+    assert driver.find_element(By.ID, "strip-bound").is_displayed()
+    assert not driver.find_element(By.ID, "strip-error").is_displayed()
+    assert _severe(driver) == []
+
+
+def test_a_script_in_a_case_id_stays_text(driver, tmp_path):
+    rows = run_item(xss_case(), "float64", adapters.get("numpy"))
+    path = report.build_report([(results.to_frame(rows), {}, "xss")], tmp_path / "xss.html")
+    _load(driver, path)
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert  # noqa: B018 - raises when no alert() ran
+    assert driver.execute_script("return document.scripts.length") == 1
+    summary = driver.find_element(By.CSS_SELECTOR, "details.case summary .cid")
+    assert summary.text == f"evil{XSS}"
+    assert _severe(driver) == []
+
+
+def test_screenshot(driver, page):
+    _load(driver, page)
+    driver.execute_script("window.scrollTo(0, 0)")
+    png = driver.get_screenshot_as_png()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(png) < 300_000, f"screenshot is {len(png)} bytes"
+    for path in SCREENSHOTS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
