@@ -129,8 +129,16 @@ class Case:
             "inputs": self.inputs,
         }
 
-    def xfail_reason(self, framework: str) -> str | None:
+    def xfail_reason(self, framework: str, dtype: str | None = None) -> str | None:
+        """The case's own expected failure for (framework, dtype).
+
+        Keys read `framework` or `framework:dtype`; `*` matches every framework, a library name
+        ('tensorflow') every path of it ('tensorflow-backprop').
+        """
         for pattern, reason in self.xfail:
-            if pattern == framework or framework.startswith(pattern + "-") or pattern == "*":
+            name, _, want_dtype = pattern.partition(":")
+            if want_dtype and want_dtype != dtype:
+                continue
+            if name in ("*", framework) or framework.startswith(name + "-"):
                 return reason
         return None

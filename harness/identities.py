@@ -56,9 +56,10 @@ def identity_comparisons(case: Case, dtype: str, inputs: Inputs, got: dict, got_
     if inputs.b is not None:
         y = y - inputs.b.reshape(1, -1, *([1] * case.ndim))
     d_of_g = np.asarray(got_dual["y"], dtype=np.float64)
-    if d_of_g.shape != inputs.x.shape:
-        bad = cmp.Comparison(cmp.SHAPE_MISMATCH, message=f"D(g) has shape {d_of_g.shape}, x has {inputs.x.shape}")
-        return {"adjoint": bad, "transpose_is_grad": bad}
+    for name, have, want, of in (("C(x)", y, inputs.g, "g"), ("D(g)", d_of_g, inputs.x, "x")):
+        if have.shape != want.shape:
+            bad = cmp.Comparison(cmp.SHAPE_MISMATCH, message=f"{name} has shape {have.shape}, {of} has {want.shape}")
+            return {"adjoint": bad, "transpose_is_grad": bad}
     lhs = float(np.vdot(y, inputs.g))
     rhs = float(np.vdot(inputs.x, d_of_g))
     scale = float(np.vdot(np.abs(inputs.x), ref_scales["dx"]))

@@ -236,6 +236,17 @@ def _check_framework_names(field: str, names: list[str]) -> None:
         raise _FieldError(field, f"unknown framework {unknown[0]!r}; known: {', '.join(sorted(known))}")
 
 
+def _check_xfail_keys(xfail: dict[str, str]) -> None:
+    for key, reason in xfail.items():
+        name, colon, dtype = key.partition(":")
+        if colon and dtype not in DTYPES:
+            raise _FieldError("xfail", f"key {key!r}: dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+        if name != "*":
+            _check_framework_names("xfail", [name])
+        if not str(reason).strip():
+            raise _FieldError("xfail", f"key {key!r} needs a reason (what goes wrong, and a link or reproduction)")
+
+
 def _per_axis(name: str, value: IntOrList | None, ndim: int, minimum: int) -> tuple[int, ...]:
     values = [value] * ndim if isinstance(value, int) else list(value)
     if len(values) != ndim:
@@ -265,7 +276,7 @@ def to_case(spec: CaseSpec, file: str, line: int) -> Case:
     """Check a schema-valid spec for impossible configurations and build the canonical Case."""
     op, ndim = _op_and_ndim(spec.op, spec.ndim, spec.input_size)
     _check_framework_names("frameworks", spec.frameworks or [])
-    _check_framework_names("xfail", [k for k in spec.xfail if k != "*"])
+    _check_xfail_keys(spec.xfail)
     size = _per_axis("input_size", spec.input_size, ndim, 1)
     kernel = _per_axis("kernel", spec.kernel, ndim, 1)
     stride = _per_axis("stride", spec.stride, ndim, 1)

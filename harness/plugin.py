@@ -1,8 +1,8 @@
 """pytest plugin: every YAML case file under a `cases/` folder becomes test items.
 
 Ids read `cases/conv2d.yaml::mnist_up[float32-torch]`: one item per (case, dtype, framework).
-All items of a case carry the same xdist group, so under `--dist loadgroup` the oracle for a
-(case, dtype) is computed once, on one worker. Each worker appends its rows to its own part file
+Under `--dist loadgroup` all items of a case go to one worker (the plugin's own scheduler, below),
+so the oracle for a (case, dtype) is computed once and the frameworks' per-shape caches are shared. Each worker appends its rows to its own part file
 as it goes; the controller merges the parts into one Parquet file at the end of the session.
 """
 
@@ -20,7 +20,7 @@ from harness import loader, results
 from harness.adapters.base import UNSUPPORTED
 from harness.case import Case, CaseError
 from harness.compare import FAILING, SKIPPED
-from harness.runner import golden_rows, run_item
+from harness.runner import expected_failure, golden_rows, run_item
 from harness.textfmt import failure_text
 
 DEFAULT_RESULTS = "reports/pytest-results.parquet"
@@ -46,9 +46,37 @@ def _is_worker(config) -> bool:
 _CONTROLLER_CONFIG: list = []
 
 
+def case_scope(nodeid: str) -> str:
+    """The unit of work under `--dist loadgroup`: one case (all its dtypes and frameworks); other tests alone.
+
+    `cases/conv.yaml::k3[float32-torch]` → `cases/conv.yaml::k3`.
+    """
+    path, _, rest = nodeid.partition("::")
+    if path.endswith((".yaml", ".yml")) and "[" in rest:
+        return f"{path}::{rest.rsplit('[', 1)[0]}"
+    return nodeid
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` grouped by case.
+
+    pytest-xdist 3.8 marks groups by rewriting `item._nodeid`, which pytest 9 no longer reads, so its
+    own loadgroup degrades silently to plain `load`; this scheduler groups from the node id itself.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CaseScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return case_scope(nodeid)
+
+    return CaseScheduling(config, log)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _CONTROLLER_CONFIG[:] = [config]
-    config.addinivalue_line("markers", "xdist_group(name): keep items of one case on one worker")
     config.addinivalue_line("markers", "case: an item generated from a YAML case file")
     config.addinivalue_line("markers", "slow: a large, realistic case; deselect with -m 'not slow'")
     if not _is_worker(config):
@@ -96,11 +124,8 @@ class CaseFile(pytest.File):
             raise pytest.UsageError(str(exc)) from None
         for case in cases:
             case = _relocated(case, rel)
-            group = f"{rel}::{case.id}"
             if case.golden and any(q in case.golden for q in ("y", "dx", "dw", "db")):
-                item = GoldenItem.from_parent(self, name=f"{case.id}[float64-oracle]", case=case)
-                item.add_marker(pytest.mark.xdist_group(group))
-                yield item
+                yield GoldenItem.from_parent(self, name=f"{case.id}[float64-oracle]", case=case)
             for dtype in case.dtypes:
                 if wanted_dt and dtype not in wanted_dt:
                     continue
@@ -113,11 +138,10 @@ class CaseFile(pytest.File):
                         continue
                     item = CaseItem.from_parent(self, name=f"{case.id}[{dtype}-{adapter.name}]",
                                                 case=case, dtype=dtype, adapter=adapter)
-                    item.add_marker(pytest.mark.xdist_group(group))
                     item.add_marker("case")
                     for mark in case.marks:
                         item.add_marker(mark)
-                    reason = case.xfail_reason(adapter.name)
+                    reason = expected_failure(case, dtype, adapter)
                     if reason:
                         item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
                     yield item

@@ -101,6 +101,9 @@ def test_transpose_padding_forms(extra, pads, out):
     (one(extra="dtype: float8"), "dtype", "float64"),
     (one(op="conv4d"), "op", "unknown op"),
     (one(size="[100000, 100000]"), "input_size", "budget"),
+    (one(extra="xfail: {tensorflw: broken}"), "xfail", "unknown framework 'tensorflw'"),
+    (one(extra="xfail: {'jax:float8': broken}"), "xfail", "dtype 'float8' is not one of"),
+    (one(extra="xfail: {jax: ''}"), "xfail", "needs a reason"),
 ])
 def test_bad_case_names_field_line_and_allowed(body, field, needle):
     _, errors = errors_of(body)
@@ -108,6 +111,15 @@ def test_bad_case_names_field_line_and_allowed(body, field, needle):
     assert err.file == "t.yaml" and err.case_id == "a" and err.line is not None
     assert err.field.split(".")[0] == field, str(err)
     assert needle in str(err), str(err)
+
+
+def test_xfail_keys_by_framework_library_and_dtype():
+    (case,) = load_one(one(extra="dtype: [float64, float32]\n    xfail: {'jax:float32': f32 only, tensorflow: all}"))
+    assert case.xfail_reason("jax", "float32") == "f32 only"
+    assert case.xfail_reason("jax-dilated", "float32") == "f32 only"  # a library name covers its paths
+    assert case.xfail_reason("jax", "float64") is None
+    assert case.xfail_reason("tensorflow-backprop", "float64") == "all"
+    assert case.xfail_reason("torch", "float32") is None
 
 
 def test_error_line_points_at_the_field():

@@ -78,3 +78,30 @@ def test_bad_case_file_is_one_failure_and_others_still_run(pytester):
     result = pytester.runpytest_subprocess("--framework", "numpy", "-n", "2")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*invalid case: cases/bad.yaml:4: case 'x' field 'kernal': unknown key*"])
+
+
+def test_case_scope_groups_one_case_and_leaves_other_tests_alone():
+    from harness.plugin import case_scope
+
+    assert case_scope("cases/a.yaml::k3-s2[float32-torch]") == "cases/a.yaml::k3-s2"
+    assert case_scope("cases/a.yaml::k3[s2][float64-jax-dilated]") == "cases/a.yaml::k3[s2]"
+    assert case_scope("tests/test_x.py::test_f[1-2]") == "tests/test_x.py::test_f[1-2]"
+
+
+def test_loadgroup_keeps_every_item_of_a_case_on_one_worker(pytester):
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    (pytester.path / "cases").mkdir()
+    many = "cases:\n" + "".join(
+        f"  - id: c{i}\n    op: conv1d\n    in_channels: 2\n    out_channels: 2\n    input_size: [{5 + i}]\n"
+        f"    kernel: 3\n    dtype: [float64, float32]\n" for i in range(8))
+    (pytester.path / "cases" / "m.yaml").write_text(many)
+    result = pytester.runpytest_subprocess("--framework", "numpy", "--framework", "torch",
+                                           "-n", "2", "--dist", "loadgroup", "-v")
+    result.assert_outcomes(passed=32)
+    workers: dict[str, set[str]] = {}
+    for line in result.stdout.lines:
+        if line.startswith("[gw") and "PASSED" in line:
+            worker, nodeid = line.split("]")[0], line.partition(" PASSED ")[2]
+            workers.setdefault(nodeid.split("[")[0].strip(), set()).add(worker)
+    assert len(workers) == 8 and all(len(w) == 1 for w in workers.values()), workers
+    assert len(set().union(*workers.values())) == 2  # and the cases are still spread over both workers

@@ -70,6 +70,15 @@ class Adapter:
         return True if check is None else bool(check(case, self.path))
 
 
+    def known_issue(self, case, dtype: str) -> str | None:
+        """An adapter's own expected failure (a framework bug over a whole class of cases), or None."""
+        try:
+            check = getattr(self.module, "known_issue", None)
+        except ImportError:
+            return None
+        return None if check is None else check(case, dtype, self.path)
+
+
 def get(name: str) -> Adapter:
     if name not in REGISTRY:
         raise KeyError(f"unknown framework {name!r}; known: {', '.join(REGISTRY)}")
