@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all setup run report test lint bench clean
+.PHONY: all setup browser run report test lint bench clean
 all: run
 
 setup: $(VENV)/.installed
@@ -12,6 +12,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e ".[all]"
 	touch $@
+
+# the report's browser test needs Debian's chromium + chromedriver (skipped without them)
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then echo "chromium: $$(/usr/bin/chromium --version)"; \
+	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -q && \
+	  $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver; fi
 
 # every case in cases/ through every installed framework → reports/results.parquet (+ report)
 run: setup
