@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all setup browser run report test lint bench clean
+.PHONY: all setup browser run report test lint bench chainer versions clean
 all: run
 
 setup: $(VENV)/.installed
@@ -21,10 +21,27 @@ browser:
 
 # every case in cases/ through every installed framework → reports/results.parquet (+ report)
 run: setup
-	$(BIN)/harness run cases -o reports/results.parquet; status=$$?; \
-	if $(BIN)/harness report --help >/dev/null 2>&1; then \
-	  $(BIN)/harness report reports/results.parquet -o reports/index.html; fi; \
-	exit $$status
+	$(BIN)/harness run cases -j auto -o reports/results.parquet; status=$$?; \
+	$(MAKE) --no-print-directory report; exit $$status
+
+# the HTML report of the main run, with the chainer run beside it when `make chainer` has made one
+report:
+	$(BIN)/harness report reports/results.parquet $(wildcard reports/results-chainer.parquet) -o reports/index.html
+
+# Chainer's own environment (numpy < 2): its results join the report of the next `make report`
+chainer: setup
+	$(BIN)/tox -e chainer
+	$(MAKE) --no-print-directory report
+
+# each framework at two versions (tox.ini), one page side by side, and a diff per framework
+VERSION_PAIRS := tensorflow-2.20:tensorflow-2.21 jax-0.9:jax-0.10 onnxruntime-1.24:onnxruntime-1.31
+versions: setup
+	$(BIN)/tox -e $$(echo $(VERSION_PAIRS) | tr ': ' ',,')
+	$(BIN)/harness report $(foreach p,$(VERSION_PAIRS),$(foreach e,$(subst :, ,$(p)),$(e)=reports/results-$(e).parquet)) \
+	  -o reports/versions.html --title "Framework versions side by side"
+	@for pair in $(VERSION_PAIRS); do old=$${pair%%:*}; new=$${pair##*:}; echo "== $$old → $$new"; \
+	  $(BIN)/harness diff reports/results-$$old.parquet reports/results-$$new.parquet \
+	    --html reports/diff-$$old-$$new.html || true; done
 
 test: setup
 	$(BIN)/python -m pytest -n auto

@@ -118,12 +118,19 @@ def _print_summary(console, df) -> None:
     counts = results.summary(df)
     if counts.empty:
         return
-    table.add_column("framework")
+    table.add_column("framework", no_wrap=True)
     for status in counts.columns:
-        table.add_column(str(status), justify="right")
+        table.add_column(str(status), justify="right", no_wrap=True)
     for fw, row in counts.iterrows():
         table.add_row(str(fw), *(str(int(v)) for v in row))
     console.print(table)
+    from harness.compare import FAILING
+
+    failing = df[df["status"].isin(FAILING)]
+    expected = failing[failing["xfail"].fillna("") != ""]
+    if len(failing):
+        console.print(f"{len(failing)} failing rows: {len(expected)} expected (xfail: a known framework bug, "
+                      f"with the reason in the row), {len(failing) - len(expected)} unexpected")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-k", action="append", help="only items whose id contains this (or matches a glob)")
     run.add_argument("--exclude-mark", action="append", default=[], help="skip cases with this mark (e.g. slow)")
     run.add_argument("-o", "--output", default="reports/results.parquet", help="results file (Parquet)")
-    run.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    run.add_argument("-j", "--jobs", type=_jobs, default=1,
+                     help="worker processes, or 'auto' for one per CPU core (default 1)")
     run.add_argument("--in-process", action="store_true",
                      help="run in this process (faster start, but a framework crash ends the run)")
     run.add_argument("--baseline", help="compare with an earlier results file; exit 1 on regressions")
@@ -155,8 +163,20 @@ def _add_more_commands(sub) -> None:
             importlib.import_module(module_name).add_command(sub)
 
 
+def _jobs(text: str) -> int:
+    if text == "auto":
+        return os.cpu_count() or 1
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

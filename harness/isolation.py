@@ -35,7 +35,7 @@ def _worker(conn) -> None:
     from harness import adapters
     from harness.runner import run_item
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     while True:
         batch = conn.recv()
         if batch is None:

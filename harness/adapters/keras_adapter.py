@@ -158,8 +158,13 @@ def _keras():
         import jax
 
         jax.config.update("jax_enable_x64", True)  # float64 stays float64
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
+
+    if keras.backend.backend() == "tensorflow":  # per-shape retracing warnings are expected here
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
 
     return keras
 

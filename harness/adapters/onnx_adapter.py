@@ -52,6 +52,7 @@ def _onnx():
 def _ort():
     import onnxruntime
 
+    onnxruntime.set_default_logger_severity(3)  # refusals come back as exceptions; keep stderr readable
     return onnxruntime
 
 

@@ -66,8 +66,10 @@ def available() -> bool:
 
 @lru_cache(maxsize=1)
 def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # failures come back as exceptions; keep stderr readable
     import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
 
     # numbers must not depend on reduced-precision shortcuts (TF32 matters on Ampere+ GPUs)
     try:

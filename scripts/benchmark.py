@@ -1,0 +1,321 @@
+"""Benchmarks of the harness (not a timed test): prints a Markdown report, saves reports/benchmark.json.
+
+    .venv/bin/python scripts/benchmark.py            # items + oracle + imports (about a minute)
+    .venv/bin/python scripts/benchmark.py --suite    # also the whole library under pytest -n auto
+
+1. items   per item (case × dtype × framework, forward + VJP): the harness's `run_item` against the
+           framework's raw calls alone on tensors already built (the oracle is cached per (case,
+           dtype), as in a run). Target: at most 1.5× for torch and jit-cached JAX.
+2. oracle  the NumPy float64 oracle against torch float64 on CPU, forward + VJP of a realistic layer
+           (8×64×32×32, k3 s2). Target: within 3× of torch.
+3. imports the cost of importing each framework, and that a run that selects one framework imports
+           no other (lazy imports).
+4. suite   (--suite) `pytest -n auto` over everything: wall time, peak RSS per worker, and the split
+           between framework calls, oracle, comparison and the rest (imports, collection, harness).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness import adapters, oracle  # noqa: E402
+from harness.loader import load_text  # noqa: E402
+from harness.results import read_results  # noqa: E402
+from harness.runner import reference, run_item  # noqa: E402
+
+FRAMEWORKS = ("torch", "jax", "tensorflow", "onnxruntime")
+SMALL = """
+cases:
+  - id: conv2d_small
+    op: conv2d
+    batch: 2
+    in_channels: 4
+    out_channels: 8
+    input_size: [8, 8]
+    kernel: 3
+    padding: 1
+    dtype: float32
+  - id: convT2d_small
+    op: conv_transpose2d
+    batch: 2
+    in_channels: 4
+    out_channels: 8
+    input_size: [8, 8]
+    kernel: 3
+    stride: 2
+    padding: 1
+    output_padding: 1
+    dtype: float32
+"""
+LAYER = """
+cases:
+  - id: layer_conv
+    op: conv2d
+    batch: 8
+    in_channels: 64
+    out_channels: 64
+    input_size: [32, 32]
+    kernel: 3
+    stride: 2
+    padding: 1
+    dtype: float64
+  - id: layer_convT
+    op: conv_transpose2d
+    batch: 8
+    in_channels: 64
+    out_channels: 64
+    input_size: [16, 16]
+    kernel: 3
+    stride: 2
+    padding: 1
+    output_padding: 1
+    dtype: float64
+"""
+
+
+def cases_of(text: str):
+    cases, errors = load_text(text, "benchmark")
+    assert not errors, errors
+    return cases
+
+
+def timeit(fn, min_time: float = 0.5, min_runs: int = 5) -> float:
+    """Median seconds per call over at least `min_runs` calls and `min_time` seconds."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_runs or time.perf_counter() - start < min_time:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+# --- raw framework calls on prebuilt tensors: what a user's own script would run ---------------
+
+def raw_torch(case, dtype, inp):
+    import torch
+
+    F = torch.nn.functional
+    dt = getattr(torch, dtype)
+    x, w, b = (torch.tensor(a, dtype=dt, requires_grad=True) for a in (inp.x, inp.w, inp.b))
+    g = torch.tensor(inp.g, dtype=dt)
+    if case.is_transpose:
+        op, kw = F.conv_transpose2d, {"output_padding": case.output_padding}
+    else:
+        op, kw = F.conv2d, {}
+    pad = tuple(lo for lo, _ in case.padding)  # symmetric here; a transposed conv's crop start is torch's padding
+
+    def call():
+        y = op(x, w, b, stride=case.stride, padding=pad, dilation=case.dilation, groups=case.groups, **kw)
+        return torch.autograd.grad(y, (x, w, b), grad_outputs=g)
+
+    return call
+
+
+def raw_jax(case, dtype, inp):
+    import jax
+
+    from harness.adapters import jax_adapter, jax_padding
+
+    plan = jax_adapter.plan(case, dtype, "lax")
+    fn = jax_adapter._prepared(case, dtype, plan)  # the jitted forward + VJP the adapter calls
+    xp, wp = jax_padding.data_permutation(2, case.layout), jax_padding.weight_permutation(2, case.layout)
+    args = [jax.device_put(np.ascontiguousarray(np.transpose(a, p))) for a, p in ((inp.x, xp), (inp.w, wp))]
+    b, g = jax.device_put(inp.b), jax.device_put(np.ascontiguousarray(np.transpose(inp.g, xp)))
+
+    def call():
+        return jax.block_until_ready(fn(*args, b, g))
+
+    return call
+
+
+def raw_tensorflow(case, dtype, inp):
+    from harness.adapters import tf_adapter, tf_padding
+
+    tf = tf_adapter._tf()
+    plan = tf_adapter.plan(case, dtype, "nn")
+    (form,) = plan.details
+    dt = getattr(tf, dtype)
+    xp, wp = tf_padding.data_permutation(2), tf_padding.weight_permutation(2)
+    x, w, g = (tf.constant(np.transpose(a, p), dtype=dt) for a, p in ((inp.x, xp), (inp.w, wp), (inp.g, xp)))
+    b = tf.constant(inp.b, dtype=dt)
+
+    def call():
+        with tf.GradientTape() as tape:
+            tape.watch([x, w, b])
+            y = tf_adapter._forward(tf, case, form, x, w, b)
+        return tape.gradient(y, [x, w, b], output_gradients=g)
+
+    return call
+
+
+def raw_onnxruntime(case, dtype, inp):
+    """One item runs one model once: building the session is part of the raw cost."""
+    from harness.adapters import onnx_adapter
+
+    ort = onnx_adapter._ort()
+    spelling = onnx_adapter._spelling(case)
+    feeds = {"x": inp.x.astype(np.float32), "w": inp.w.astype(np.float32), "b": inp.b.astype(np.float32)}
+
+    def call():
+        model = onnx_adapter.build_model(case, dtype, spelling, True)
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return session.run(None, feeds)
+
+    return call
+
+
+RAW = {"torch": raw_torch, "jax": raw_jax, "tensorflow": raw_tensorflow, "onnxruntime": raw_onnxruntime}
+
+
+def bench_items() -> list[dict]:
+    out = []
+    for name in FRAMEWORKS:
+        adapter = adapters.get(name)
+        if not adapter.available():
+            continue
+        for case in cases_of(SMALL):
+            dtype = case.dtypes[0]
+            rows = run_item(case, dtype, adapter, identities=False)  # warm: imports, compile, oracle
+            assert all(r["status"] in ("pass", "unsupported") for r in rows), rows
+            inp = reference(case, dtype).inputs
+            harness_s = timeit(lambda: run_item(case, dtype, adapter, identities=False))  # noqa: B023
+            raw_s = timeit(RAW[name](case, dtype, inp))
+            out.append({"framework": name, "case": case.id, "dtype": dtype, "harness_ms": harness_s * 1e3,
+                        "raw_ms": raw_s * 1e3, "ratio": harness_s / raw_s})
+    return out
+
+
+def bench_oracle() -> list[dict]:
+    import torch
+
+    out = []
+    for case in cases_of(LAYER):
+        inp = reference(case, "float64").inputs
+        oracle_s = timeit(lambda: oracle.forward_and_vjp(case, inp.x, inp.w, inp.b, inp.g), min_runs=3)  # noqa: B023
+        torch_s = timeit(raw_torch(case, "float64", inp), min_runs=3)
+        out.append({"case": case.id, "shape": f"x {case.x_shape}, w {case.w_shape}", "oracle_ms": oracle_s * 1e3,
+                    "torch_ms": torch_s * 1e3, "ratio": oracle_s / torch_s, "torch_threads": torch.get_num_threads()})
+    return out
+
+
+LAZY_CHECK = """
+import sys
+from harness import adapters
+from harness.loader import load_text
+from harness.runner import run_item
+cases, _ = load_text(open(sys.argv[1]).read(), "x")
+for c in cases:
+    run_item(c, c.dtypes[0], adapters.get(sys.argv[2]))
+heavy = ("torch", "tensorflow", "jax", "onnxruntime", "onnx", "keras", "chainer")
+print(" ".join(sorted({m.split(".")[0] for m in sys.modules} & set(heavy))))
+"""
+
+
+def bench_imports(tmp: Path) -> dict:
+    out = {"import_seconds": {}, "imported_by_run": {}}
+    for module in ("numpy", "torch", "tensorflow", "jax", "onnxruntime", "keras"):
+        code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        if proc.returncode == 0:
+            out["import_seconds"][module] = float(proc.stdout.strip().splitlines()[-1])
+    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "small.yaml").write_text(SMALL)
+    for name in ("numpy", "torch", "jax", "tensorflow"):
+        proc = subprocess.run([sys.executable, "-c", LAZY_CHECK, str(tmp / "small.yaml"), name],
+                              capture_output=True, text=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        out["imported_by_run"][name] = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
+    return out
+
+
+def bench_suite() -> dict:
+    results = ROOT / "reports" / "benchmark-suite.parquet"
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "auto", "-q", "--harness-results", str(results)],
+                          cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
+    df, env = read_results(results)
+    rss = {k: v for k, v in env.items() if k.startswith("worker.") and k.endswith("max_rss_mib")}
+    item_rows = df.drop_duplicates(["file", "case_id", "dtype", "framework"])
+    split = {
+        "framework_calls_s": float(item_rows["seconds"].fillna(0).sum()),
+        "oracle_s": float(item_rows["oracle_seconds"].fillna(0).sum()),
+        "compare_s": float(item_rows["compare_seconds"].fillna(0).sum()),
+    }
+    per_fw = item_rows.groupby("framework")["seconds"].sum().sort_values(ascending=False).round(1).to_dict()
+    return {"wall_s": wall, "summary": summary, "workers": os.cpu_count(), "max_rss_mib": rss,
+            "split_cpu_s": split, "framework_calls_by_framework_s": per_fw, "items": int(len(item_rows)),
+            "rows": int(len(df))}
+
+
+def markdown(res: dict) -> str:
+    lines = [f"Machine: {res['machine']}", ""]
+    if res.get("items"):
+        lines += ["| framework | case (float32) | harness ms/item | raw calls ms | ratio |", "|---|---|---:|---:|---:|"]
+        lines += [f"| {r['framework']} | {r['case']} | {r['harness_ms']:.2f} | {r['raw_ms']:.2f} | {r['ratio']:.2f}× |"
+                  for r in res["items"]]
+        lines.append("")
+    if res.get("oracle"):
+        lines += ["| layer (float64, forward + VJP) | NumPy oracle ms | torch ms | ratio |", "|---|---:|---:|---:|"]
+        lines += [f"| {r['case']}: {r['shape']} | {r['oracle_ms']:.1f} | {r['torch_ms']:.1f} | {r['ratio']:.2f}× |"
+                  for r in res["oracle"]]
+        lines.append("")
+    if res.get("imports"):
+        imp = res["imports"]
+        lines.append("Import time: " + ", ".join(f"{k} {v:.2f} s" for k, v in imp["import_seconds"].items()))
+        lines.append("Frameworks imported by a run of one framework: " + "; ".join(
+            f"{k} → {v or 'none'}" for k, v in imp["imported_by_run"].items()))
+        lines.append("")
+    if res.get("suite"):
+        s = res["suite"]
+        lines.append(f"Whole suite, pytest -n auto on {s['workers']} cores: {s['wall_s']:.0f} s wall ({s['summary']}); "
+                     f"{s['items']} case items, {s['rows']} rows")
+        lines.append("CPU seconds inside items: " + ", ".join(f"{k} {v:.0f}" for k, v in s["split_cpu_s"].items())
+                     + "; framework calls by framework: " + ", ".join(
+                         f"{k} {v:.0f}" for k, v in s["framework_calls_by_framework_s"].items()))
+        lines.append("Peak RSS per worker (MiB): " + ", ".join(f"{k.split('.')[1]} {v:.0f}" for k, v in
+                                                                 sorted(s["max_rss_mib"].items())))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", action="store_true", help="also time the whole test suite (minutes)")
+    ap.add_argument("--only", choices=("items", "oracle", "imports"), action="append", help="run only these parts")
+    ap.add_argument("-o", "--output", default=str(ROOT / "reports" / "benchmark.json"))
+    args = ap.parse_args()
+    parts = args.only or ["items", "oracle", "imports"]
+    res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+                      f"{platform.python_version()}"}
+    if "items" in parts:
+        res["items"] = bench_items()
+    if "oracle" in parts:
+        res["oracle"] = bench_oracle()
+    if "imports" in parts:
+        res["imports"] = bench_imports(ROOT / "reports" / ".benchmark")
+    if args.suite:
+        res["suite"] = bench_suite()
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(res, indent=2))
+    print(markdown(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
