@@ -103,40 +103,44 @@ def compare(actual, expected: np.ndarray, scale: np.ndarray, dtype: str, k: int,
     if a.size == 0:
         return Comparison(PASS, 0.0, 0.0, 0.0, 0.0, 0.0, reduction_length=k)
     u = UNIT_ROUNDOFF[dtype]
-    finite_ref = np.isfinite(expected)
-    finite_both = finite_ref & np.isfinite(a)
-    bad = None
-    if finite_both.all():
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: handled below
         err = np.abs(a - expected)
-        ref = expected
-    else:
+        total = float(err.sum())
+    bad = None
+    ref = expected
+    if not math.isfinite(total):  # some value is NaN/Inf (or huge): the careful path
+        finite_ref = np.isfinite(expected)
+        finite_both = finite_ref & np.isfinite(a)
         # non-finite oracle values must be reproduced exactly (NaN for NaN, the same infinity)
         same_special = (np.isnan(expected) & np.isnan(a)) | (np.isinf(expected) & (a == expected))
         bad = (~finite_ref & ~same_special) | (finite_ref & ~np.isfinite(a))
-        err = np.where(finite_both, np.abs(np.where(finite_both, a, 0.0) - np.where(finite_both, expected, 0.0)), 0.0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            err = np.where(finite_both, np.abs(np.where(finite_both, a, 0.0) - np.where(finite_both, expected, 0.0)),
+                           0.0)
         ref = np.where(finite_ref, expected, 0.0)
         scale = np.where(np.isfinite(scale), scale, 0.0)
     tiny = math.ldexp(1.0, MIN_EXPONENT[dtype] - MANTISSA_BITS[dtype]) * (k + 1)
     bound = np.zeros_like(err) if exact else gamma(k + 1, u) * scale + tiny
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio_b = np.where(err > 0, np.inf, 0.0) if exact else err / bound
         if bad is not None:
             ratio_b[bad] = np.inf
         # 0/0 (no error where the reference is 0) gives NaN, which fmax.reduce skips
-        max_rel = np.fmax.reduce(err / np.abs(ref), axis=None)
-        max_eu = np.fmax.reduce(err / (u * scale), axis=None)
-    worst = np.unravel_index(int(np.argmax(ratio_b)), a.shape)
+        max_rel = float(np.fmax.reduce(err / np.abs(ref), axis=None))
+        max_eu = float(np.fmax.reduce(err / (u * scale), axis=None))
+    flat = int(ratio_b.argmax())
+    worst = np.unravel_index(flat, a.shape)
     result = Comparison(
         PASS,
         max_abs_error=float(err.max()),
-        max_rel_error=float(np.nan_to_num(max_rel, nan=0.0)),
-        error_ratio=float(np.nan_to_num(max_eu, nan=0.0)),
-        bound_ratio=float(ratio_b[worst]),
+        max_rel_error=0.0 if math.isnan(max_rel) else max_rel,
+        error_ratio=0.0 if math.isnan(max_eu) else max_eu,
+        bound_ratio=float(ratio_b.flat[flat]),
         max_ulps=float((err / spacing(ref, dtype)).max()),
         worst_index=tuple(int(i) for i in worst),
-        worst_actual=float(a[worst]),
-        worst_expected=float(expected[worst]),
-        worst_bound=float(bound[worst] * factor),
+        worst_actual=float(a.flat[flat]),
+        worst_expected=float(expected.flat[flat]),
+        worst_bound=float(bound.flat[flat] * factor),
         reduction_length=k,
     )
     if bad is not None and bad.any():

@@ -3,9 +3,11 @@
     .venv/bin/python scripts/benchmark.py            # items + oracle + imports (about a minute)
     .venv/bin/python scripts/benchmark.py --suite    # also the whole library under pytest -n auto
 
-1. items   per item (case × dtype × framework, forward + VJP): the harness's `run_item` against the
-           framework's raw calls alone on tensors already built (the oracle is cached per (case,
-           dtype), as in a run). Target: at most 1.5× for torch and jit-cached JAX.
+1. items   per item (case × dtype × framework, forward + VJP): the framework's raw calls alone on
+           tensors already built, the adapter's call (translation, layout transposes, conversions,
+           the same native calls), and the whole item (`run_item`: adapter + comparison of y, dx,
+           dw, db + result rows; the oracle is cached per (case, dtype), as in a run).
+           Target: at most 1.5× for torch and jit-cached JAX.
 2. oracle  the NumPy float64 oracle against torch float64 on CPU, forward + VJP of a realistic layer
            (8×64×32×32, k3 s2). Target: within 3× of torch.
 3. imports the cost of importing each framework, and that a run that selects one framework imports
@@ -58,6 +60,16 @@ cases:
     stride: 2
     padding: 1
     output_padding: 1
+    dtype: float32
+  - id: convT2d_medium
+    op: conv_transpose2d
+    batch: 4
+    in_channels: 32
+    out_channels: 16
+    input_size: [16, 16]
+    kernel: 4
+    stride: 2
+    padding: 1
     dtype: float32
 """
 LAYER = """
@@ -114,7 +126,7 @@ def raw_torch(case, dtype, inp):
     x, w, b = (torch.tensor(a, dtype=dt, requires_grad=True) for a in (inp.x, inp.w, inp.b))
     g = torch.tensor(inp.g, dtype=dt)
     if case.is_transpose:
-        op, kw = F.conv_transpose2d, {"output_padding": case.output_padding}
+        op, kw = F.conv_transpose2d, {"output_padding": case.output_padding or 0}
     else:
         op, kw = F.conv2d, {}
     pad = tuple(lo for lo, _ in case.padding)  # symmetric here; a transposed conv's crop start is torch's padding
@@ -194,9 +206,12 @@ def bench_items() -> list[dict]:
             assert all(r["status"] in ("pass", "unsupported") for r in rows), rows
             inp = reference(case, dtype).inputs
             harness_s = timeit(lambda: run_item(case, dtype, adapter, identities=False))  # noqa: B023
+            plan = adapter.module.plan(case, dtype, adapter.path)
+            adapter_s = timeit(lambda: adapter.module.run(case, dtype, inp, plan))  # noqa: B023
             raw_s = timeit(RAW[name](case, dtype, inp))
             out.append({"framework": name, "case": case.id, "dtype": dtype, "harness_ms": harness_s * 1e3,
-                        "raw_ms": raw_s * 1e3, "ratio": harness_s / raw_s})
+                        "adapter_ms": adapter_s * 1e3, "raw_ms": raw_s * 1e3, "ratio": harness_s / raw_s,
+                        "adapter_ratio": adapter_s / raw_s})
     return out
 
 
@@ -267,9 +282,10 @@ def bench_suite() -> dict:
 def markdown(res: dict) -> str:
     lines = [f"Machine: {res['machine']}", ""]
     if res.get("items"):
-        lines += ["| framework | case (float32) | harness ms/item | raw calls ms | ratio |", "|---|---|---:|---:|---:|"]
-        lines += [f"| {r['framework']} | {r['case']} | {r['harness_ms']:.2f} | {r['raw_ms']:.2f} | {r['ratio']:.2f}× |"
-                  for r in res["items"]]
+        lines += ["| framework | case (float32) | raw calls ms | adapter call ms (ratio) | whole item ms (ratio) |",
+                  "|---|---|---:|---:|---:|"]
+        lines += [f"| {r['framework']} | {r['case']} | {r['raw_ms']:.2f} | {r['adapter_ms']:.2f} ({r['adapter_ratio']:.2f}×) "
+                  f"| {r['harness_ms']:.2f} ({r['ratio']:.2f}×) |" for r in res["items"]]
         lines.append("")
     if res.get("oracle"):
         lines += ["| layer (float64, forward + VJP) | NumPy oracle ms | torch ms | ratio |", "|---|---:|---:|---:|"]
