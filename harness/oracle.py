@@ -56,6 +56,14 @@ def _grouped(a: np.ndarray, groups: int) -> np.ndarray:
     return a.reshape(a.shape[0], groups, a.shape[1] // groups, *a.shape[2:])
 
 
+def _im2col(xp: np.ndarray, out: tuple[int, ...], kernel, stride, dilation, groups: int) -> np.ndarray:
+    """(G, N*prod(out), C/G*prod(kernel)): every output position's input window, one row each."""
+    nd = xp.ndim - 2
+    win = _windows(_grouped(xp, groups), out, kernel, stride, dilation)  # N G C *o *k
+    perm = (1, 0, *range(3, 3 + nd), 2, *range(3 + nd, 3 + 2 * nd))  # G N *o C *k
+    return win.transpose(perm).reshape(groups, xp.shape[0] * int(np.prod(out)), -1)
+
+
 def conv(x, w, b, stride, dilation, pads: Pads, groups: int) -> np.ndarray:
     """Cross-correlation (what every framework calls conv), floor output mode."""
     nd = x.ndim - 2
@@ -65,12 +73,10 @@ def conv(x, w, b, stride, dilation, pads: Pads, groups: int) -> np.ndarray:
         translate.conv_output_length(i, k, s, d, 0, 0)
         for i, k, s, d in zip(xp.shape[2:], kernel, stride, dilation)
     )
-    win = _windows(_grouped(xp, groups), out, kernel, stride, dilation)  # N G C *o *k
-    wg = w.reshape(groups, w.shape[0] // groups, *w.shape[1:])  # G O C *k
-    o_ = _spatial_letters(nd, 0)
-    k_ = _spatial_letters(nd, 10)
-    y = np.einsum(f"zgc{o_}{k_},goc{k_}->zgo{o_}", win, wg, optimize=True)
-    y = y.reshape(x.shape[0], w.shape[0], *out)
+    cols = _im2col(xp, out, kernel, stride, dilation, groups)  # G, N*o, C*k
+    wm = w.reshape(groups, w.shape[0] // groups, -1).transpose(0, 2, 1)  # G, C*k, O
+    y = (cols @ wm).reshape(groups, x.shape[0], *out, -1)  # G N *o O
+    y = y.transpose(1, 0, nd + 2, *range(2, 2 + nd)).reshape(x.shape[0], w.shape[0], *out)
     if b is not None:
         y = y + b.reshape(1, -1, *([1] * nd))
     return y
@@ -90,7 +96,7 @@ def conv_transpose(x, w, b, stride, dilation, pads: Pads, groups: int) -> np.nda
     xg = _grouped(x, groups)  # N G C *i
     wg = w.reshape(groups, cin // groups, cout // groups, *kernel)  # G C O *k
     i_ = _spatial_letters(nd, 0)
-    for tap in itertools.product(*(range(k) for k in kernel)):
+    for tap in itertools.product(*(range(k) for k in kernel)):  # one product per tap bounds the memory
         contrib = np.einsum(f"zgc{i_},gco->zgo{i_}", xg, wg[(slice(None),) * 3 + tap], optimize=True)
         index = tuple(
             slice(t * d, t * d + (i - 1) * s + 1, s)
@@ -125,10 +131,10 @@ def conv_weight_grad(x, g, kernel, stride, dilation, pads: Pads, groups: int) ->
     nd = x.ndim - 2
     xp = pad_or_crop(x, pads)
     out = g.shape[2:]
-    win = _windows(_grouped(xp, groups), out, kernel, stride, dilation)  # N G C *o *k
-    o_ = _spatial_letters(nd, 0)
-    k_ = _spatial_letters(nd, 10)
-    dw = np.einsum(f"zgc{o_}{k_},zgo{o_}->goc{k_}", win, _grouped(g, groups), optimize=True)
+    cols = _im2col(xp, out, kernel, stride, dilation, groups)  # G, N*o, C*k
+    gm = _grouped(g, groups)  # N G O *o
+    gm = gm.transpose(1, 0, *range(3, 3 + nd), 2).reshape(groups, cols.shape[1], -1)  # G, N*o, O
+    dw = gm.transpose(0, 2, 1) @ cols  # G, O, C*k
     return dw.reshape(g.shape[1], x.shape[1] // groups, *kernel)
 
 

@@ -32,16 +32,17 @@ def failure_text(case: Case, rows: list[dict]) -> str:
         lines.append(f"  native call ({how}): {first['call']}")
         if first.get("reason"):
             lines.append(f"  why {how}: {first['reason']}")
-    lines.append("  quantity  status          bound_ratio  error_ratio  max_abs    worst index      actual         expected       bound")
+    lines.append("  quantity           status          bound_ratio  error_ratio  max_abs    worst index      actual"
+                 "         expected       bound")
     for r in rows:
         idx = r.get("worst_index")
         lines.append(
-            f"  {r['quantity']:<8}  {r['status']:<14}  {_num(r.get('bound_ratio')):>11}  {_num(r.get('error_ratio')):>11}  "
+            f"  {r['quantity']:<17}  {r['status']:<14}  {_num(r.get('bound_ratio')):>11}  {_num(r.get('error_ratio')):>11}  "
             f"{_num(r.get('max_abs_error')):>9}  {str(tuple(idx)) if idx else '-':<15}  {_num(r.get('worst_actual')):>13}  "
             f"{_num(r.get('worst_expected')):>13}  {_num(r.get('worst_bound')):>10}"
         )
         if r.get("message"):
-            lines.append(f"            {r['message']}")
+            lines.append(f"                     {r['message']}")
     lines.append(
         "  (bound_ratio = max |err| / (gamma_{K+1} * (|x|*|w|)); a row passes when it is <= the case's "
         f"tolerance factor {case.tolerance:g})"
