@@ -125,6 +125,38 @@ def plan(case, dtype: str, path: str = "functions") -> Plan:
     return Plan("chainer", path, EMULATED, call + note, reason, details=("emulated", 0, None, False))
 
 
+def _backward_breaks(case) -> tuple[int, ...] | None:
+    """The outsize of a transposed conv whose Chainer backward fails, else None."""
+    spelled = cp.deconv_spelling(case.input_size, case.kernel, case.stride, case.dilation, case.padding)
+    if spelled is None or not cp.deconv_backward_breaks(case.input_size, case.kernel, case.stride, case.dilation,
+                                                        *spelled):
+        return None
+    return spelled[1]
+
+
+def known_issue(case, dtype: str, path: str) -> str | None:
+    """Chainer 7.8.1's deconvolution backward with an outsize that needs cover_all on some axes only.
+
+    A conv case reaches it through its identity rows (the dual op is the deconvolution), which run
+    for the case's first dtype only.
+    """
+    from harness.identities import dual_case
+
+    if dtype not in _DTYPES:
+        return None
+    if case.is_transpose:
+        outsize, what = _backward_breaks(case), "The forward is right; the gradients fail."
+    elif dtype == case.dtypes[0]:
+        outsize, what = _backward_breaks(dual_case(case)), "This conv's identity rows run that deconvolution."
+    else:
+        return None
+    if outsize is None:
+        return None
+    return ("chainer 7.8.1 deconvolution backward convolves gy with one cover_all flag for all axes, but "
+            f"outsize {outsize} needs cover_all on some axes only: the gradient shapes disagree "
+            f"(ValueError: shape-mismatch for sum). {what} (chainer_padding.deconv_backward_breaks)")
+
+
 def _crop_or_extend(F, y, pads):
     """Canonical crop of the trailing spatial axes; negative amounts append zeros (differentiable)."""
     grow, crop = crops_as_slices(pads)
