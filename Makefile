@@ -34,7 +34,7 @@ chainer: setup
 	$(MAKE) --no-print-directory report
 
 # each framework at two versions (tox.ini), one page side by side, and a diff per framework
-VERSION_PAIRS := tensorflow-2.20:tensorflow-2.21 jax-0.9:jax-0.10 onnxruntime-1.24:onnxruntime-1.31
+VERSION_PAIRS := tensorflow-v2.20:tensorflow-v2.21 jax-v0.9:jax-v0.10 onnxruntime-v1.24:onnxruntime-v1.31
 versions: setup
 	$(BIN)/tox -e $$(echo $(VERSION_PAIRS) | tr ': ' ',,')
 	$(BIN)/harness report $(foreach p,$(VERSION_PAIRS),$(foreach e,$(subst :, ,$(p)),$(e)=reports/results-$(e).parquet)) \

@@ -146,3 +146,20 @@ def test_fixes_alone_do_not_regress(base, tmp_path):
     changes = diff.diff_frames(old, env, df, env, factor=2.0)
     assert len(changes.fixed) == 1 and not changes.regressed
     assert cli.main(["diff", str(old_path), str(new_path)]) == 0
+
+
+def test_an_expected_failure_growing_is_not_a_regression(base, tmp_path):
+    """A known bug whose wrong values change size between runs (uninitialised memory, say) is no trend."""
+    df, env, _ = base
+    old, new = df.copy(), df.copy()
+    i = _pick(old, case_id="conv2d_k3", dtype="float32", quantity="y")
+    old.loc[i, ["status", "bound_ratio", "xfail"]] = ["mismatch", 5e5, "known bug"]
+    new.loc[i, ["status", "bound_ratio", "xfail"]] = ["mismatch", 4e24, "known bug"]
+    j = _pick(old, case_id="conv2d_s2_pad", dtype="float32", quantity="y")
+    old.loc[j, ["status", "bound_ratio"]] = ["mismatch", 5.0]  # no xfail: growth still counts
+    new.loc[j, ["status", "bound_ratio"]] = ["mismatch", 50.0]
+    paths = tmp_path / "o.parquet", tmp_path / "n.parquet"
+    results.write_parquet(old, paths[0], env)
+    results.write_parquet(new, paths[1], env)
+    changes = diff.diff_files(*paths)
+    assert list(changes.grown.case_id) == ["conv2d_s2_pad"]
