@@ -34,7 +34,10 @@ def cmd_translate(args: argparse.Namespace) -> int:
     chosen = [c for c in cases if c.id == args.case or f"{c.file}::{c.id}" == args.case]
     if not chosen:
         near = [c.id for c in cases if args.case in c.id][:10]
-        console.print(f"no case {args.case!r}" + (f"; did you mean: {', '.join(near)}" if near else ""))
+        in_file = [c.id for c in cases if c.file == args.case or c.file.endswith("/" + args.case)][:10]
+        hint = (f"; that is a file: give a case id or FILE::ID, e.g. {', '.join(in_file)}" if in_file
+                else f"; did you mean: {', '.join(near)}" if near else "")
+        console.print(f"no case {args.case!r}{hint}", highlight=False, markup=False)
         return 2
     for case in chosen:
         dtype = args.dtype or case.dtypes[0]
