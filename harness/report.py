@@ -26,7 +26,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from harness import results
-from harness.compare import FAILING, STATUSES
+from harness.compare import FAILING, SKIPPED, STATUSES
 
 QUANTITY_ORDER = ["y", "dx", "dw", "db", "adjoint", "transpose_is_grad", "-"]
 DTYPE_ORDER = ["float64", "float32", "float16", "bfloat16"]
@@ -189,6 +189,13 @@ def merge_runs(frames_with_env: list[tuple[pd.DataFrame, dict, str]]) -> pd.Data
     if not parts:
         return pd.DataFrame(columns=["run", *results.COLUMNS])
     merged = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if len(parts) > 1:
+        # a framework only `skipped` in one run (not installed there) but run in another (Chainer in
+        # its own environment, say) is shown from the run that ran it
+        skipped = merged["status"] == SKIPPED
+        ran = set(merged.loc[~skipped, "framework"])
+        only_skipped = merged.groupby(["run", "framework"])["status"].transform(lambda st: (st == SKIPPED).all())
+        merged = merged[~(only_skipped & merged["framework"].isin(ran))].reset_index(drop=True)
     extra = [c for c in merged.columns if c not in results.COLUMNS and c != "run"]
     return merged[["run", *results.COLUMNS, *extra]]
 

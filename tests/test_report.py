@@ -275,3 +275,17 @@ def test_colour_scale():
     assert all(hue(c) >= 70 for c in greens) and all(hue(c) <= 30 for c in reds)
     assert [hue(c) for c in greens] == sorted((hue(c) for c in greens), reverse=True)
     assert report.fmt(float("nan")) == "–" and report.fmt(float("inf")) == "∞" and report.fmt(0.012345) == "0.0123"
+
+
+def test_a_framework_skipped_in_one_run_is_shown_from_the_run_that_ran_it(tmp_path):
+    """The main venv has no Chainer (all `skipped`); its own tox env ran it: only that run shows."""
+    df, env = demo_frame(tmp_path)
+    main = df.copy()
+    main.loc[main.framework == "numpy", "status"] = "skipped"  # as if not installed in this run
+    other = df[df.framework == "numpy"].copy()
+    runs = [(main, env, "main"), (other, env, "own-env")]
+    merged = report.merge_runs(runs)
+    assert set(merged.loc[merged.framework == "numpy", "run"]) == {"own-env"}
+    assert len(merged) == len(main) - int((main.framework == "numpy").sum()) + len(other)
+    alone = report.merge_runs(runs[:1])  # one run: nothing is dropped, skipped rows included
+    assert len(alone) == len(main)
