@@ -10,6 +10,10 @@ doubles the compile time, ~24 s).
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,3 +223,17 @@ def test_environment_and_version():
     assert ja.version()
     assert ja.LIBRARY == "jax" and ja.PATHS == ("lax", "conv_general_dilated")
     assert adapters.get("jax").available() and adapters.get("jax-dilated").path == "conv_general_dilated"
+
+
+@pytest.mark.parametrize("setting", ["dir", "0"])
+def test_compiled_functions_persist_in_the_cache_folder_unless_off(tmp_path, setting):
+    cache = tmp_path / "jax-cache"
+    code = ("from harness import adapters; from tests.helpers import make_case; from harness.runner import run_item; "
+            "rows = run_item(make_case('conv_transpose', 1, 1, 2, 3, 5, 3, 2), 'float32', adapters.get('jax')); "
+            "assert {r['status'] for r in rows} == {'pass'}, rows")
+    env = {**os.environ, "HARNESS_JAX_CACHE": str(cache) if setting == "dir" else "0"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    stored = list(cache.iterdir()) if cache.exists() else []
+    assert bool(stored) == (setting == "dir")

@@ -38,11 +38,36 @@ def available() -> bool:
     return importlib.util.find_spec("jax") is not None
 
 
+def compilation_cache_dir() -> str | None:
+    """Where compiled forward+VJP functions persist between runs (None: off).
+
+    HARNESS_JAX_CACHE=0 turns it off, a path moves it; the default is the user's cache folder.
+    A fresh CI machine gains nothing, a second local run skips most of JAX's compile time (which
+    is most of the suite's). The cache keys include the jax/jaxlib versions and the XLA flags.
+    """
+    setting = os.environ.get("HARNESS_JAX_CACHE", "")
+    if setting == "0":
+        return None
+    if setting:
+        return setting
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "conv-harness", "jax")
+
+
 @lru_cache(maxsize=1)
 def _jax():
     import jax
 
     jax.config.update("jax_enable_x64", True)
+    cache = compilation_cache_dir()
+    if cache:
+        try:
+            os.makedirs(cache, exist_ok=True)
+            jax.config.update("jax_compilation_cache_dir", cache)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+            jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        except (OSError, AttributeError, ValueError):  # unwritable folder, or a jax without these options
+            pass
     return jax
 
 
@@ -70,6 +95,7 @@ def environment() -> dict[str, str]:
         "jax.precision": "HIGHEST (per call)",
         "jaxlib": jaxlib_version,
         "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
+        "jax.compilation_cache_dir": compilation_cache_dir() or "(off)",
     }
 
 
