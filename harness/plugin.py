@@ -2,8 +2,9 @@
 
 Ids read `cases/conv2d.yaml::mnist_up[float32-torch]`: one item per (case, dtype, framework).
 Under `--dist loadgroup` all items of a case go to one worker (the plugin's own scheduler, below),
-so the oracle for a (case, dtype) is computed once and the frameworks' per-shape caches are shared. Each worker appends its rows to its own part file
-as it goes; the controller merges the parts into one Parquet file at the end of the session.
+so the oracle for a (case, dtype) is computed once and the frameworks' per-shape caches are
+shared. Each worker appends its rows to its own part file as it goes; the controller merges the
+parts into one Parquet file at the end of the session.
 """
 
 from __future__ import annotations

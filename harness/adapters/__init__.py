@@ -69,7 +69,6 @@ class Adapter:
             return True
         return True if check is None else bool(check(case, self.path))
 
-
     def known_issue(self, case, dtype: str) -> str | None:
         """An adapter's own expected failure (a framework bug over a whole class of cases), or None."""
         try:
