@@ -45,6 +45,47 @@ def random_case(rng: np.random.Generator, op: str | None = None, ndim: int | Non
             return case
 
 
+LAYOUTS = ("channels_first", "channels_last")
+
+
+def seeded_cases(prefix: str, first_seed: int, n: int, layouts: tuple[str, ...] = ("channels_first",)) -> list[Case]:
+    """n random cases cycling op (conv / conv_transpose), ndim (1, 2, 3), then layout; seeds from first_seed."""
+    cases = []
+    for seed in range(n):
+        rng = np.random.default_rng(first_seed + seed)
+        op = ("conv", "conv_transpose")[seed % 2]
+        ndim = 1 + (seed // 2) % 3
+        layout = layouts[(seed // 6) % len(layouts)]
+        cases.append(random_case(rng, op=op, ndim=ndim, layout=layout, id=f"{prefix}_random_{seed}"))
+    return cases
+
+
+def case_features(cases) -> set[str]:
+    """What a set of cases exercises, for tests that must keep covering the translations."""
+    feats = set()
+    for c in cases:
+        feats |= {c.op, f"{c.ndim}d", f"{c.op}{c.ndim}d", f"{c.op}{c.ndim}d_{c.layout}"}
+        if c.groups > 1:
+            feats.add(f"groups_{c.op}")
+        if any(d > 1 for d in c.dilation):
+            feats.add(f"dilation_{c.op}")
+        if any(lo != hi for lo, hi in c.padding):
+            feats.add("asymmetric")
+        if any(min(p) < 0 for p in c.padding):
+            feats.add(f"negative_{c.op}")
+        if c.is_transpose and any(s > k for s, k in zip(c.stride, c.kernel)):
+            feats.add("stride_gt_kernel_transpose")
+        if c.is_transpose and any(lo > translate.effective_kernel(k, d) - 1
+                                  for (lo, _), k, d in zip(c.padding, c.kernel, c.dilation)):
+            feats.add("crop_beyond_kernel")
+    return feats
+
+
+def assert_all_pass(rows, what):
+    bad = [(r["quantity"], r["status"], r.get("bound_ratio"), r["message"]) for r in rows if r["status"] != "pass"]
+    assert not bad, f"{what}: {bad}\n{rows[0].get('call')}"
+
+
 def brute_conv(x, w, b, stride, dilation, pads, groups):
     """Cross-correlation by looping over every output element."""
     nd = x.ndim - 2

@@ -26,52 +26,18 @@ from harness.adapters import jax_padding as jp  # noqa: E402
 from harness.adapters.base import EMULATED, NATIVE  # noqa: E402
 from harness.inputs import inputs_for_dtype, make_inputs  # noqa: E402
 from harness.runner import run_item  # noqa: E402
-from tests.helpers import make_case, random_case  # noqa: E402
+from tests.helpers import LAYOUTS, assert_all_pass, case_features, make_case, seeded_cases  # noqa: E402
 
 NAMES = ("jax", "jax-dilated")
-LAYOUTS = ("channels_first", "channels_last")
 N_RANDOM = 24
 
 
-def _random_cases():
-    cases = []
-    for seed in range(N_RANDOM):
-        rng = np.random.default_rng(7000 + seed)
-        op = ("conv", "conv_transpose")[seed % 2]
-        ndim = 1 + (seed // 2) % 3
-        layout = LAYOUTS[(seed // 6) % 2]
-        cases.append(random_case(rng, op=op, ndim=ndim, layout=layout, id=f"jax_random_{seed}"))
-    return cases
-
-
-RANDOM_CASES = _random_cases()
-
-
-def _assert_pass(rows, what):
-    bad = [(r["quantity"], r["status"], r.get("bound_ratio"), r["message"]) for r in rows if r["status"] != "pass"]
-    assert not bad, f"{what}: {bad}\n{rows[0].get('call')}"
+RANDOM_CASES = seeded_cases("jax", 7000, N_RANDOM, LAYOUTS)
 
 
 def test_random_cases_cover_the_features():
     """The seeded configurations must keep exercising what the adapter translates."""
-    feats = set()
-    for c in RANDOM_CASES:
-        feats.add(c.op)
-        feats.add(f"{c.op}{c.ndim}d_{c.layout}")
-        feats.add(f"{c.ndim}d")
-        if c.groups > 1:
-            feats.add(f"groups_{c.op}")
-        if any(d > 1 for d in c.dilation):
-            feats.add(f"dilation_{c.op}")
-        if any(lo != hi for lo, hi in c.padding):
-            feats.add("asymmetric")
-        if any(min(p) < 0 for p in c.padding):
-            feats.add(f"negative_{c.op}")
-        if c.is_transpose and any(s > k for s, k in zip(c.stride, c.kernel)):
-            feats.add("stride_gt_kernel_transpose")
-        if c.is_transpose and any(lo > translate.effective_kernel(k, d) - 1
-                                  for (lo, _), k, d in zip(c.padding, c.kernel, c.dilation)):
-            feats.add("crop_beyond_kernel")
+    feats = case_features(RANDOM_CASES)
     want = {"conv", "conv_transpose", "1d", "2d", "3d", "groups_conv", "groups_conv_transpose",
             "dilation_conv", "dilation_conv_transpose", "asymmetric", "negative_conv",
             "negative_conv_transpose", "stride_gt_kernel_transpose", "crop_beyond_kernel"}
@@ -82,7 +48,7 @@ def test_random_cases_cover_the_features():
 @pytest.mark.parametrize("case", RANDOM_CASES, ids=lambda c: c.id)
 def test_random_case_matches_oracle(case):
     for name in NAMES:
-        _assert_pass(run_item(case, "float64", adapters.get(name)), f"{name} {case.layout}")
+        assert_all_pass(run_item(case, "float64", adapters.get(name)), f"{name} {case.layout}")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
@@ -91,7 +57,7 @@ def test_dtypes(op, dtype):
     case = make_case(op, 2, batch=1, cin=4, cout=2, size=4, kernel=(2, 3), stride=(2, 1), dilation=(1, 2),
                      groups=2, padding=((1, 0), (-1, 2)), id=f"jax_dtype_{op}")
     for name in NAMES:
-        _assert_pass(run_item(case, dtype, adapters.get(name)), f"{name} {dtype}")
+        assert_all_pass(run_item(case, dtype, adapters.get(name)), f"{name} {dtype}")
 
 
 def test_stride_larger_than_kernel_and_crop_beyond_kernel():
@@ -100,7 +66,7 @@ def test_stride_larger_than_kernel_and_crop_beyond_kernel():
                      padding=((2, 3),), id="jax_stride_gt_kernel")
     assert jp.transpose_padding(case.padding, case.kernel, case.dilation) == ((-1, -2),)
     for name in NAMES:
-        _assert_pass(run_item(case, "float64", adapters.get(name)), name)
+        assert_all_pass(run_item(case, "float64", adapters.get(name)), name)
 
 
 def test_expression_per_path():
@@ -211,7 +177,7 @@ def test_jit_cache_and_shared_conv_function():
     assert len(fns) == 1  # both paths compute a conv with the same compiled function
     before = ja._compiled.cache_info().hits
     for name in NAMES:
-        _assert_pass(run_item(case, "float64", adapters.get(name)), name)
+        assert_all_pass(run_item(case, "float64", adapters.get(name)), name)
     assert ja._compiled.cache_info().hits > before
 
 

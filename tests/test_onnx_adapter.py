@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
@@ -28,7 +27,7 @@ from harness import adapters, translate  # noqa: E402
 from harness.adapters import onnx_adapter as oa  # noqa: E402
 from harness.adapters.base import EMULATED, NATIVE  # noqa: E402
 from harness.runner import run_item  # noqa: E402
-from tests.helpers import make_case, random_case  # noqa: E402
+from tests.helpers import case_features, make_case, seeded_cases  # noqa: E402
 
 NAMES = {"onnxruntime": "onnxruntime", "onnx-reference": "reference"}
 N_RANDOM = 20
@@ -41,16 +40,7 @@ def _registered(monkeypatch):
         monkeypatch.setitem(adapters.REGISTRY, name, ("harness.adapters.onnx_adapter", path))
 
 
-def _random_cases():
-    out = []
-    for seed in range(N_RANDOM):
-        rng = np.random.default_rng(9100 + seed)
-        op = ("conv", "conv_transpose")[seed % 2]
-        out.append(random_case(rng, op=op, ndim=1 + (seed // 2) % 3, id=f"onnx_random_{seed}"))
-    return out
-
-
-RANDOM_CASES = _random_cases()
+RANDOM_CASES = seeded_cases("onnx", 9100, N_RANDOM)
 
 
 def _check_forward_only_rows(rows, case, allow_failure=False):
@@ -72,13 +62,9 @@ def _check_forward_only_rows(rows, case, allow_failure=False):
 
 
 def test_random_cases_cover_the_features():
-    feats = set()
+    feats = case_features(RANDOM_CASES)
     for c in RANDOM_CASES:
-        feats.add(f"{c.op}{c.ndim}d")
-        if c.groups > 1:
-            feats.add(f"groups_{c.op}")
-        plan = oa.plan(c, "float32", "onnxruntime")
-        feats.add(f"{plan.expression}_{c.op}")
+        feats.add(f"{oa.plan(c, 'float32', 'onnxruntime').expression}_{c.op}")
     for want in ("native_conv", "emulated_conv", "native_conv_transpose", "emulated_conv_transpose",
                  "groups_conv", "groups_conv_transpose", "conv1d", "conv2d", "conv3d",
                  "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):

@@ -22,28 +22,16 @@ from harness.adapters import tf_padding as tp  # noqa: E402
 from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED, Unsupported  # noqa: E402
 from harness.inputs import inputs_for_dtype, make_inputs  # noqa: E402
 from harness.runner import run_item  # noqa: E402
-from tests.helpers import make_case, random_case  # noqa: E402
+from tests.helpers import LAYOUTS, assert_all_pass, case_features, make_case, seeded_cases  # noqa: E402
 
 NAMES = ("tensorflow", "tensorflow-backprop")
-LAYOUTS = ("channels_first", "channels_last")
 N_RANDOM = 30
 # what TF refuses on CPU (measured), in the words of its own messages or of the adapter's reason
 DOCUMENTED = ("groups", "dilation", "not supported on cpu", "do not yet support", "only supports",
               "primitive descriptor")
 
 
-def _random_cases():
-    cases = []
-    for seed in range(N_RANDOM):
-        rng = np.random.default_rng(9000 + seed)
-        op = ("conv", "conv_transpose")[seed % 2]
-        ndim = 1 + (seed // 2) % 3
-        layout = LAYOUTS[(seed // 6) % 2]
-        cases.append(random_case(rng, op=op, ndim=ndim, layout=layout, id=f"tf_random_{seed}"))
-    return cases
-
-
-RANDOM_CASES = _random_cases()
+RANDOM_CASES = seeded_cases("tf", 9000, N_RANDOM, LAYOUTS)
 
 
 def _assert_ok(rows, what):
@@ -55,26 +43,9 @@ def _assert_ok(rows, what):
     assert rows
 
 
-def _assert_pass(rows, what):
-    bad = [(r["quantity"], r["status"], r.get("bound_ratio"), r["message"]) for r in rows if r["status"] != "pass"]
-    assert not bad, f"{what}: {bad}\n{rows[0].get('call')}"
-
-
 def test_random_cases_cover_the_features():
     """The seeded configurations must keep exercising what the adapter translates."""
-    feats = set()
-    for c in RANDOM_CASES:
-        feats.add(f"{c.op}{c.ndim}d_{c.layout}")
-        if c.groups > 1:
-            feats.add(f"groups_{c.op}")
-        if any(d > 1 for d in c.dilation):
-            feats.add(f"dilation_{c.op}")
-        if any(lo != hi for lo, hi in c.padding):
-            feats.add("asymmetric")
-        if any(min(p) < 0 for p in c.padding):
-            feats.add(f"negative_{c.op}")
-        if c.is_transpose and any(s > k for s, k in zip(c.stride, c.kernel)):
-            feats.add("stride_gt_kernel_transpose")
+    feats = case_features(RANDOM_CASES)
     want = {"groups_conv", "groups_conv_transpose", "dilation_conv", "dilation_conv_transpose", "asymmetric",
             "negative_conv", "negative_conv_transpose", "stride_gt_kernel_transpose"}
     want |= {f"{op}{nd}d_{layout}" for op in ("conv", "conv_transpose") for nd in (1, 2, 3) for layout in LAYOUTS}
@@ -111,7 +82,7 @@ def test_padding_words_are_native(path):
     plan = ta.plan(case, "float32", path)
     assert plan.expression == NATIVE and "'SAME'" in plan.call, plan.call
     assert f"[1, {2 * i}, {2 * i}, 3]" in plan.call  # output_shape / input_sizes
-    _assert_pass(run_item(case, "float32", adapters.get(NAMES[ta.PATHS.index(path)])), path)
+    assert_all_pass(run_item(case, "float32", adapters.get(NAMES[ta.PATHS.index(path)])), path)
     valid = make_case("conv_transpose", 1, batch=1, cin=2, cout=3, size=i, kernel=3, stride=2,
                       padding=((0, -1),), id="tf_valid_k3s2")  # o = F + 1: VALID appends one zero
     plan = ta.plan(valid, "float64", path)
@@ -126,13 +97,13 @@ def test_conv_words_and_explicit_padding_are_native():
     plan = ta.plan(explicit, "float64", "nn")
     assert plan.expression == NATIVE and "tf.nn.conv2d(" in plan.call and "[[0, 0], [2, 0], [0, 1], [0, 0]]" in plan.call
     for case in (same, explicit):
-        _assert_pass(run_item(case, "float64", adapters.get("tensorflow")), case.id)
+        assert_all_pass(run_item(case, "float64", adapters.get("tensorflow")), case.id)
     # explicit padding in 1D/3D, or a crop: TF takes no such padding argument
     for nd, pads in ((1, ((2, 0),)), (3, ((1, 0),) * 3), (2, ((-1, 1), (0, 0)))):
         case = make_case("conv", nd, size=4, kernel=2, padding=pads, id=f"tf_pad_emulated_{nd}")
         plan = ta.plan(case, "float64", "nn")
         assert plan.expression == EMULATED and "tf.pad" in plan.call and "padding" in plan.reason
-        _assert_pass(run_item(case, "float64", adapters.get("tensorflow")), case.id)
+        assert_all_pass(run_item(case, "float64", adapters.get("tensorflow")), case.id)
 
 
 def test_tf_same_is_torch_padding_1_output_padding_1_shifted_by_one_pixel():
@@ -198,7 +169,7 @@ def test_what_tf_refuses_is_emulated_with_the_reason():
         plan = ta.plan(dilated, dtype, "nn")
         assert plan.expression == NATIVE and "tf.nn.convolution" in plan.call
     for case in (grouped, dilated_t, grouped3, dilated):
-        _assert_pass(run_item(case, "float64", adapters.get("tensorflow")), case.id)
+        assert_all_pass(run_item(case, "float64", adapters.get("tensorflow")), case.id)
 
 
 def test_backprop_path_only_for_conv_transpose():
@@ -217,12 +188,12 @@ def test_crop_beyond_the_data():
                      padding=((2, -2),), id="tf_crop_beyond")
     assert case.output_size == (1,)
     for name in NAMES:
-        _assert_pass(run_item(case, "float64", adapters.get(name)), name)
+        assert_all_pass(run_item(case, "float64", adapters.get(name)), name)
     conv = make_case("conv", 2, batch=2, cin=1, cout=1, size=(3, 1), kernel=(2, 1), stride=2,
                      padding=((2, 2), (2, -1)), id="tf_crop_beyond_dual")  # its dual crops (2, -2)
-    _assert_pass(run_item(conv, "float64", adapters.get("tensorflow"), identities=True), "dual")
+    assert_all_pass(run_item(conv, "float64", adapters.get("tensorflow"), identities=True), "dual")
     crop_x = make_case("conv", 1, batch=1, cin=1, cout=1, size=1, kernel=1, padding=((-2, 3),), id="tf_crop_x")
-    _assert_pass(run_item(crop_x, "float64", adapters.get("tensorflow"), identities=True), "conv crop")
+    assert_all_pass(run_item(crop_x, "float64", adapters.get("tensorflow"), identities=True), "conv crop")
 
 
 @pytest.mark.parametrize(("op", "nd", "groups", "dilation", "pads", "path"), [
@@ -297,7 +268,7 @@ def test_onednn_dtypes_run_natively_what_eigen_refuses():
         want = {d: ta.plan(case, d, "nn").expression for d in ("float64", "float32", "float16", "bfloat16")}
         assert want == {"float64": EMULATED, "float32": NATIVE, "float16": EMULATED, "bfloat16": NATIVE}, case.id
         for dtype in ("float32", "float16"):
-            _assert_pass(run_item(case, dtype, adapters.get("tensorflow"), identities=False), f"{case.id} {dtype}")
+            assert_all_pass(run_item(case, dtype, adapters.get("tensorflow"), identities=False), f"{case.id} {dtype}")
 
 
 def test_environment_and_lazy_import():
