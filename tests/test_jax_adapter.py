@@ -23,7 +23,7 @@ pytest.importorskip("jax")
 from harness import adapters, oracle, translate  # noqa: E402
 from harness.adapters import jax_adapter as ja  # noqa: E402
 from harness.adapters import jax_padding as jp  # noqa: E402
-from harness.adapters.base import EMULATED, NATIVE  # noqa: E402
+from harness.adapters.base import EMULATED, NATIVE, inverse_permutation  # noqa: E402
 from harness.inputs import inputs_for_dtype, make_inputs  # noqa: E402
 from harness.runner import run_item  # noqa: E402
 from tests.helpers import LAYOUTS, assert_all_pass, case_features, make_case, seeded_cases  # noqa: E402
@@ -103,7 +103,7 @@ def test_call_reproduces_the_result(op, groups, layout, path):
     xperm, wperm = jp.data_permutation(2, layout), jp.weight_permutation(2, layout)
     ns = {"jax": jax, "jnp": jnp, "jax_padding": jp, "x": jnp.asarray(inp.x.transpose(xperm)),
           "w": jnp.asarray(inp.w.transpose(wperm)), "w_torch": jnp.asarray(inp.w), "b": jnp.asarray(inp.b)}
-    y = np.asarray(eval(plan.call, ns)).transpose(jp.inverse_permutation(xperm))  # noqa: S307
+    y = np.asarray(eval(plan.call, ns)).transpose(inverse_permutation(xperm))  # noqa: S307
     np.testing.assert_allclose(y, ja.run(case, "float64", inp, plan)["y"], rtol=1e-13, atol=1e-13)
 
 

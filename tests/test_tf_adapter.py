@@ -19,7 +19,7 @@ pytest.importorskip("tensorflow")
 from harness import adapters, oracle, translate  # noqa: E402
 from harness.adapters import tf_adapter as ta  # noqa: E402
 from harness.adapters import tf_padding as tp  # noqa: E402
-from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED, Unsupported  # noqa: E402
+from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED, Unsupported, inverse_permutation  # noqa: E402
 from harness.inputs import inputs_for_dtype, make_inputs  # noqa: E402
 from harness.runner import run_item  # noqa: E402
 from tests.helpers import LAYOUTS, assert_all_pass, case_features, make_case, seeded_cases  # noqa: E402
@@ -216,7 +216,7 @@ def test_call_reproduces_the_result(op, nd, groups, dilation, pads, path):
     xperm, wperm = tp.data_permutation(nd), tp.weight_permutation(nd)
     ns = {"tf": tf, "dilate_kernel": ta.dilate_kernel, "x": tf.constant(inp.x.transpose(xperm)),
           "w": tf.constant(inp.w.transpose(wperm)), "b": tf.constant(inp.b)}
-    y = np.asarray(eval(plan.call, ns)).transpose(tp.inverse_permutation(xperm))  # noqa: S307
+    y = np.asarray(eval(plan.call, ns)).transpose(inverse_permutation(xperm))  # noqa: S307
     np.testing.assert_allclose(y, ta.run(case, "float64", inp, plan)["y"], rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(y, oracle.forward_and_vjp(case, inp.x, inp.w, inp.b, inp.g).as_dict()["y"],
                                rtol=1e-12, atol=1e-12)

@@ -11,6 +11,7 @@ import pytest
 
 from harness import translate
 from harness.adapters import tf_padding as tp
+from harness.adapters.base import inverse_permutation
 
 
 def test_module_does_not_import_tensorflow():
@@ -117,7 +118,7 @@ def test_permutations(ndim):
     w = np.zeros((5, 6, *range(7, 7 + ndim)))  # (C_out, C_in/g, *k) → HWIO (*k, C_in/g, C_out)
     assert np.transpose(w, wperm).shape == (*range(7, 7 + ndim), 6, 5)
     for a, perm in ((x, xperm), (w, wperm)):
-        assert np.transpose(np.transpose(a, perm), tp.inverse_permutation(perm)).shape == a.shape
+        assert np.transpose(np.transpose(a, perm), inverse_permutation(perm)).shape == a.shape
     assert tp.DATA_FORMAT[ndim] in ("NWC", "NHWC", "NDHWC")
 
 

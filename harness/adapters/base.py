@@ -54,6 +54,24 @@ def crops_as_slices(pads) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int,
     return grow, crop
 
 
+def channels_last_permutation(ndim: int) -> tuple[int, ...]:
+    """Canonical data N, C, *spatial → N, *spatial, C."""
+    return (0, *range(2, ndim + 2), 1)
+
+
+def spatial_first_weight_permutation(ndim: int) -> tuple[int, ...]:
+    """PyTorch weights (C_out, C_in/g, *k) or (C_in, C_out/g, *k) → (*k, C_in/g, C_out) / (*k, C_out/g, C_in)
+    (TF's HWIO and Keras's kernel layout)."""
+    return (*range(2, ndim + 2), 1, 0)
+
+
+def inverse_permutation(perm) -> tuple[int, ...]:
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
 def unsupported_message(exc: BaseException) -> bool:
     """True when a framework's exception says it does not implement something (vs. a bug)."""
     text = str(exc).lower()

@@ -26,7 +26,15 @@ from functools import lru_cache
 import numpy as np
 
 from harness.adapters import jax_padding as jp
-from harness.adapters.base import EMULATED, NATIVE, Plan, Unsupported, fmt_call, unsupported_message
+from harness.adapters.base import (
+    EMULATED,
+    NATIVE,
+    Plan,
+    Unsupported,
+    fmt_call,
+    inverse_permutation,
+    unsupported_message,
+)
 
 LIBRARY = "jax"
 PATHS = ("lax", "conv_general_dilated")
@@ -178,7 +186,7 @@ def _compiled(form: str, ndim: int, stride, dilation, groups: int, bias: bool, p
     cax = 1 if layout == "channels_first" else ndim + 1  # channel axis of data
     wax = 0 if layout == "channels_first" else ndim + 1  # C_in axis of a transposed kernel
     wperm = jp.weight_permutation(ndim, layout)
-    winv = jp.inverse_permutation(wperm)
+    winv = inverse_permutation(wperm)
     bshape = tuple(-1 if a == cax else 1 for a in range(ndim + 2))
 
     def conv(x, w):
@@ -230,7 +238,7 @@ def run(case, dtype: str, inputs, plan: Plan) -> dict[str, np.ndarray]:
     fn = _prepared(case, dtype, plan)
     xperm = jp.data_permutation(case.ndim, case.layout)
     wperm = jp.weight_permutation(case.ndim, case.layout)
-    xinv, winv = jp.inverse_permutation(xperm), jp.inverse_permutation(wperm)
+    xinv, winv = inverse_permutation(xperm), inverse_permutation(wperm)
     native = lambda a, p: None if a is None else np.ascontiguousarray(np.transpose(a, p), dtype=np.float64)  # noqa: E731
     try:
         outs = fn(native(inputs.x, xperm), native(inputs.w, wperm), inputs.b, native(inputs.g, xperm))

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness import translate
+from harness.adapters.base import channels_last_permutation, spatial_first_weight_permutation
 
 Pairs = tuple[tuple[int, int], ...]
 
@@ -79,7 +80,7 @@ def data_permutation(ndim: int, layout: str) -> tuple[int, ...]:
     """Axes permutation from canonical N,C,*spatial to the native data layout."""
     if layout == "channels_first":
         return tuple(range(ndim + 2))
-    return (0, *range(2, ndim + 2), 1)
+    return channels_last_permutation(ndim)
 
 
 def weight_permutation(ndim: int, layout: str) -> tuple[int, ...]:
@@ -90,14 +91,7 @@ def weight_permutation(ndim: int, layout: str) -> tuple[int, ...]:
     """
     if layout == "channels_first":
         return tuple(range(ndim + 2))
-    return (*range(2, ndim + 2), 1, 0)
-
-
-def inverse_permutation(perm: Sequence[int]) -> tuple[int, ...]:
-    inv = [0] * len(perm)
-    for i, p in enumerate(perm):
-        inv[p] = i
-    return tuple(inv)
+    return spatial_first_weight_permutation(ndim)
 
 
 def transpose_kernel_as_conv(w, groups: int):

@@ -41,7 +41,17 @@ from functools import lru_cache
 import numpy as np
 
 from harness import translate
-from harness.adapters.base import NATIVE, UNSUPPORTED, Plan, Unsupported, fmt_call, unsupported_message
+from harness.adapters.base import (
+    NATIVE,
+    UNSUPPORTED,
+    Plan,
+    Unsupported,
+    channels_last_permutation,
+    fmt_call,
+    inverse_permutation,
+    spatial_first_weight_permutation,
+    unsupported_message,
+)
 
 LIBRARY = "keras"
 PATHS = ("ops",)
@@ -132,13 +142,13 @@ def conv_spelling(case) -> str | None:
 
 def _perms(nd: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(channels-first → channels-last, inverse) permutations of data."""
-    to_last = (0, *range(2, nd + 2), 1)
-    return to_last, tuple(int(a) for a in np.argsort(to_last))
+    to_last = channels_last_permutation(nd)
+    return to_last, inverse_permutation(to_last)
 
 
 def kernel_permutation(nd: int) -> tuple[int, ...]:
     """PyTorch weights (O, I/g, *k) / (I, O/g, *k) → Keras (*k, I/g, O) / (*k, O, I)."""
-    return (*range(2, nd + 2), 1, 0)
+    return spatial_first_weight_permutation(nd)
 
 
 # ------------------------------------------------------------------------------------------------

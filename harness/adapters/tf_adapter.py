@@ -48,7 +48,16 @@ from functools import lru_cache
 import numpy as np
 
 from harness.adapters import tf_padding as tp
-from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED, Plan, Unsupported, fmt_call, unsupported_message
+from harness.adapters.base import (
+    EMULATED,
+    NATIVE,
+    UNSUPPORTED,
+    Plan,
+    Unsupported,
+    fmt_call,
+    inverse_permutation,
+    unsupported_message,
+)
 
 LIBRARY = "tensorflow"
 PATHS = ("nn", "backprop_input")
@@ -402,7 +411,7 @@ def _execute(case, dtype: str, form: Formulation, x, w, b, g) -> dict[str, np.nd
     tf = _tf()
     nd = case.ndim
     xperm, wperm = tp.data_permutation(nd), tp.weight_permutation(nd)
-    xinv, winv = tp.inverse_permutation(xperm), tp.inverse_permutation(wperm)
+    xinv, winv = inverse_permutation(xperm), inverse_permutation(wperm)
     dt = getattr(tf, dtype)
     # inputs are already exact in `dtype`: the casts do not round
     native = lambda a, p: tf.cast(tf.constant(np.ascontiguousarray(np.transpose(a, p))), dt)  # noqa: E731

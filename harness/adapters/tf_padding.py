@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness import translate
+from harness.adapters.base import channels_last_permutation, spatial_first_weight_permutation
 
 Pairs = tuple[tuple[int, int], ...]
 
@@ -105,20 +106,13 @@ def full_lengths(input_size, kernel, stride, dilation) -> tuple[int, ...]:
 
 def data_permutation(ndim: int) -> tuple[int, ...]:
     """Canonical N, C, *spatial → TF channels-last N, *spatial, C."""
-    return (0, *range(2, ndim + 2), 1)
+    return channels_last_permutation(ndim)
 
 
 def weight_permutation(ndim: int) -> tuple[int, ...]:
     """PyTorch weights → TF filters, for conv ((C_out, C_in/g, *k) → (*k, C_in/g, C_out), HWIO)
     and conv_transpose ((C_in, C_out/g, *k) → (*k, C_out/g, C_in)) alike."""
-    return (*range(2, ndim + 2), 1, 0)
-
-
-def inverse_permutation(perm: Sequence[int]) -> tuple[int, ...]:
-    inv = [0] * len(perm)
-    for i, p in enumerate(perm):
-        inv[p] = i
-    return tuple(inv)
+    return spatial_first_weight_permutation(ndim)
 
 
 def dilated_kernel_size(kernel: Sequence[int], dilation: Sequence[int]) -> tuple[int, ...]:
