@@ -381,14 +381,19 @@ def _single(tf, case, form: Formulation, x, w, channels: int):
     return y[:, 0] if unit else y
 
 
+def _grow_then_crop(tf, t, grow: Pairs, crop: Pairs):
+    """Zeros appended (`grow`), then pixels cropped (`crop`) on the channels-last spatial axes."""
+    if any(lo or hi for lo, hi in grow):
+        t = tf.pad(t, _pad_list(grow))
+    if any(lo or hi for lo, hi in crop):
+        t = t[(slice(None), *(slice(lo, (-hi) or None) for lo, hi in crop), slice(None))]
+    return t
+
+
 def _forward(tf, case, form: Formulation, x, w, b):
     """y (channels-last) from x (channels-last), w (TF layout), b, mirroring `_call`."""
     if form.pre is not None:
-        grow, crop = tp.split_pad(form.pre)
-        if any(lo or hi for lo, hi in grow):
-            x = tf.pad(x, _pad_list(grow))
-        if any(lo or hi for lo, hi in crop):
-            x = x[(slice(None), *(slice(lo, (-hi) or None) for lo, hi in crop), slice(None))]
+        x = _grow_then_crop(tf, x, *tp.split_pad(form.pre))
     g, cout = case.groups, case.out_channels
     if form.split_groups:
         cin_g = case.in_channels // g
@@ -398,11 +403,7 @@ def _forward(tf, case, form: Formulation, x, w, b):
     else:
         y = _single(tf, case, form, x, w, cout)
     if form.post is not None:
-        grow, crop = tp.split_crop(form.post)
-        if any(lo or hi for lo, hi in grow):
-            y = tf.pad(y, _pad_list(grow))
-        if any(lo or hi for lo, hi in crop):
-            y = y[(slice(None), *(slice(lo, (-hi) or None) for lo, hi in crop), slice(None))]
+        y = _grow_then_crop(tf, y, *tp.split_crop(form.post))
     return tf.nn.bias_add(y, b) if b is not None else y
 
 
