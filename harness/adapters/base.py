@@ -54,6 +54,20 @@ def crops_as_slices(pads) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int,
     return grow, crop
 
 
+def crop_or_extend(y, pads, pad):
+    """Canonical crop of the trailing spatial axes of y (N, C, *spatial); negative amounts append zeros.
+
+    `pad(y, grow)` appends zeros in the framework's own (differentiable) way, `grow` being one
+    (before, after) pair per spatial axis. Zeros go on first, then the crop: a crop may reach past
+    the data into the appended zeros.
+    """
+    grow, crop = crops_as_slices(pads)
+    if any(a or b for a, b in grow):
+        y = pad(y, grow)
+    index = tuple(slice(lo, y.shape[2 + ax] - hi) for ax, (lo, hi) in enumerate(crop))
+    return y[(slice(None), slice(None), *index)]
+
+
 def channels_last_permutation(ndim: int) -> tuple[int, ...]:
     """Canonical data N, C, *spatial → N, *spatial, C."""
     return (0, *range(2, ndim + 2), 1)

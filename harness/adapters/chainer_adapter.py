@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from harness.adapters import chainer_padding as cp
-from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED, Plan, Unsupported, crops_as_slices, fmt_call
+from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED, Plan, Unsupported, crop_or_extend, fmt_call
 
 LIBRARY = "chainer"
 PATHS = ("functions",)
@@ -158,12 +158,8 @@ def known_issue(case, dtype: str, path: str) -> str | None:
 
 
 def _crop_or_extend(F, y, pads):
-    """Canonical crop of the trailing spatial axes; negative amounts append zeros (differentiable)."""
-    grow, crop = crops_as_slices(pads)
-    if any(a or b for a, b in grow):
-        y = F.pad(y, [(0, 0), (0, 0), *grow], "constant")
-    index = tuple(slice(lo, y.shape[2 + ax] - hi) for ax, (lo, hi) in enumerate(crop))
-    return y[(slice(None), slice(None), *index)]
+    """base.crop_or_extend with chainer.functions.pad (differentiable)."""
+    return crop_or_extend(y, pads, lambda t, grow: F.pad(t, [(0, 0), (0, 0), *grow], "constant"))
 
 
 def run(case, dtype: str, inputs, plan: Plan) -> dict[str, np.ndarray]:

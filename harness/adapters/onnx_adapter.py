@@ -25,8 +25,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from harness.adapters import base
 from harness.adapters import onnx_padding as op
-from harness.adapters.base import EMULATED, NATIVE, Plan, Unsupported, crops_as_slices, unsupported_message
+from harness.adapters.base import EMULATED, NATIVE, Plan, Unsupported, unsupported_message
 
 LIBRARY = "onnxruntime"
 PATHS = ("onnxruntime", "reference")
@@ -224,11 +225,8 @@ def _run_reference(model, feeds: dict) -> np.ndarray:
 
 
 def crop_or_extend(y: np.ndarray, pads) -> np.ndarray:
-    """Canonical crop of the trailing spatial axes; negative amounts append zeros."""
-    grow, crop = crops_as_slices(pads)
-    y = np.pad(y, [(0, 0), (0, 0), *grow])
-    index = tuple(slice(lo, y.shape[2 + ax] - hi) for ax, (lo, hi) in enumerate(crop))
-    return y[(slice(None), slice(None), *index)]
+    """base.crop_or_extend with np.pad (the node's output is a NumPy array)."""
+    return base.crop_or_extend(y, pads, lambda t, grow: np.pad(t, [(0, 0), (0, 0), *grow]))
 
 
 def run(case, dtype: str, inputs, plan: Plan) -> dict[str, np.ndarray]:

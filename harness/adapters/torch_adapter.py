@@ -14,7 +14,7 @@ import importlib.util
 import numpy as np
 
 from harness import translate
-from harness.adapters.base import EMULATED, NATIVE, Plan, Unsupported, crops_as_slices, fmt_call, unsupported_message
+from harness.adapters.base import EMULATED, NATIVE, Plan, Unsupported, crop_or_extend, fmt_call, unsupported_message
 
 LIBRARY = "torch"
 PATHS = ("functional",)
@@ -100,16 +100,9 @@ def _to_torch(torch, a: np.ndarray | None, dtype: str, dev: str, channels_last: 
 
 
 def _crop_or_extend(torch, y, pads):
-    """Canonical crop of the trailing spatial axes; negative amounts append zeros.
-
-    Zeros go on first, then the crop: a crop may reach past the data into the appended zeros
-    (F.pad with mixed-sign amounts refuses that: "narrow(): length must be non-negative").
-    """
-    grow, crop = crops_as_slices(pads)
-    if any(a or b for a, b in grow):
-        y = torch.nn.functional.pad(y, [v for pair in reversed(grow) for v in pair])
-    index = tuple(slice(lo, y.shape[2 + ax] - hi) for ax, (lo, hi) in enumerate(crop))
-    return y[(slice(None), slice(None), *index)]
+    """base.crop_or_extend with F.pad (not F.pad with mixed-sign amounts, which refuses a crop past
+    the data: "narrow(): length must be non-negative")."""
+    return crop_or_extend(y, pads, lambda t, grow: torch.nn.functional.pad(t, [v for p in reversed(grow) for v in p]))
 
 
 def run(case, dtype: str, inputs, plan: Plan) -> dict[str, np.ndarray]:
