@@ -49,10 +49,23 @@ def _params_json(case: Case) -> str:
     return json.dumps(case.params(), sort_keys=True)
 
 
+def runs_identities(case: Case, dtype: str, identities: bool | None = None) -> bool:
+    """The duality identities run for the case's first dtype unless the caller says otherwise."""
+    return identities if identities is not None else dtype == case.dtypes[0]
+
+
 def expected_failure(case: Case, dtype: str, adapter: Adapter | None, framework: str | None = None) -> str | None:
-    """Why this item is expected to fail: the case file's `xfail`, else the adapter's known issue."""
-    name = adapter.name if adapter else framework
-    return case.xfail_reason(name, dtype) or (adapter.known_issue(case, dtype) if adapter else None)
+    """Why this item is expected to fail: the case file's `xfail`, else the adapter's known issue for
+    the case's op, or for the dual op its identity rows run."""
+    reason = case.xfail_reason(adapter.name if adapter else framework, dtype)
+    if reason or adapter is None:
+        return reason
+    reason = adapter.known_issue(case, dtype)
+    if reason is None and runs_identities(case, dtype):
+        dual = dual_case(case)
+        if adapter.applies_to(dual) and (dual_reason := adapter.known_issue(dual, dtype)):
+            reason = f"the identity rows (adjoint, transpose_is_grad) run the dual {dual.op}: {dual_reason}"
+    return reason
 
 
 def base_row(case: Case, dtype: str, adapter: Adapter | None, framework: str) -> dict:
@@ -125,7 +138,7 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
     compare_seconds = time.perf_counter() - compare_start
     for row in rows:
         row["compare_seconds"] = compare_seconds
-    if identities if identities is not None else dtype == case.dtypes[0]:
+    if runs_identities(case, dtype, identities):
         rows += identity_rows(case, dtype, adapter, base, ref, got)
     return rows
 

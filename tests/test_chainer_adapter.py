@@ -17,7 +17,7 @@ from harness import adapters
 from harness.adapters import chainer_adapter as ca
 from harness.adapters import chainer_padding as cp
 from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED
-from harness.runner import run_item
+from harness.runner import expected_failure, run_item
 from tests.helpers import make_case, random_case
 
 N_RANDOM = 20
@@ -132,7 +132,7 @@ def test_random_cases_match_the_oracle(chainer_adapter, dtype):
         rows = run_item(case, dtype, chainer_adapter)
         failed = any(r["status"] == "error" for r in rows)
         # the strict xfail `known_issue` declares must predict exactly the items that fail
-        assert failed == (ca.known_issue(case, dtype, "functions") is not None), (case, rows[0].get("call"))
+        assert failed == (expected_failure(case, dtype, chainer_adapter) is not None), (case, rows[0].get("call"))
         if failed:
             assert all(r["status"] in ("pass", "error") for r in rows)
             assert any("chainer backward failed" in r["message"] for r in rows if r["status"] == "error")

@@ -26,7 +26,7 @@ pytest.importorskip("onnxruntime")
 from harness import adapters, translate  # noqa: E402
 from harness.adapters import onnx_adapter as oa  # noqa: E402
 from harness.adapters.base import EMULATED, NATIVE  # noqa: E402
-from harness.runner import run_item  # noqa: E402
+from harness.runner import expected_failure, run_item  # noqa: E402
 from tests.helpers import case_features, make_case, seeded_cases  # noqa: E402
 
 NAMES = {"onnxruntime": "onnxruntime", "onnx-reference": "reference"}
@@ -97,7 +97,7 @@ def test_reference_random_cases_fail_exactly_where_the_known_issue_says(dtype):
     for case in RANDOM_CASES:
         rows = run_item(case, dtype, adapters.get("onnx-reference"))
         failed = bool({r["status"] for r in rows} & {"error", "mismatch", "shape_mismatch"})
-        predicted = oa.known_issue(case, dtype, "reference")
+        predicted = expected_failure(case, dtype, adapters.get("onnx-reference"))
         assert failed == (predicted is not None), (case.id, case.groups, case.in_channels, case.out_channels,
                                                    [(r["quantity"], r["status"], r["message"]) for r in rows])
         broken += failed
