@@ -12,6 +12,7 @@ from pathlib import Path
 from harness import adapters as registry
 from harness import loader, results
 from harness.case import Case, CaseError
+from harness.status import Status
 
 
 def _item_name(case: Case, dtype: str, framework: str) -> str:
@@ -47,7 +48,7 @@ def plan_items(cases: list[Case], frameworks: list[str] | None, dtypes: list[str
 
 def load_error_rows(errors: list[CaseError]) -> list[dict]:
     return [{"case_id": e.case_id or "(file)", "file": e.file, "line": e.line, "dtype": "-",
-             "framework": "loader", "quantity": "-", "status": "error", "message": str(e),
+             "framework": "loader", "quantity": "-", "status": Status.ERROR, "message": str(e),
              "reason": e.field or ""} for e in errors]
 
 
@@ -124,7 +125,7 @@ def _print_summary(console, df) -> None:
     for fw, row in counts.iterrows():
         table.add_row(str(fw), *(str(int(v)) for v in row))
     console.print(table)
-    from harness.compare import FAILING
+    from harness.status import FAILING
 
     n_failing, n_unexpected = int(df["status"].isin(FAILING).sum()), len(results.failing(df))
     if n_failing:

@@ -16,17 +16,12 @@ import numpy as np
 
 from harness.case import Case
 from harness.inputs import MANTISSA_BITS, MIN_EXPONENT, UNIT_ROUNDOFF
-
-PASS, MISMATCH, SHAPE_MISMATCH, ERROR, UNSUPPORTED, SKIPPED, CRASH = (
-    "pass", "mismatch", "shape_mismatch", "error", "unsupported", "skipped", "crash",
-)
-STATUSES = (PASS, MISMATCH, SHAPE_MISMATCH, ERROR, UNSUPPORTED, SKIPPED, CRASH)
-FAILING = (MISMATCH, SHAPE_MISMATCH, ERROR, CRASH)
+from harness.status import Status
 
 
 @dataclass
 class Comparison:
-    status: str
+    status: Status
     max_abs_error: float = math.nan
     max_rel_error: float = math.nan
     error_ratio: float = math.nan  # max |err| / (u * scale)
@@ -98,15 +93,15 @@ def compare(actual, expected: np.ndarray, scale: np.ndarray, dtype: str, k: int,
     With `exact` (see `sums_are_exact`) the bound is 0: any difference is a mismatch.
     """
     if actual is None:
-        return Comparison(ERROR, message="the adapter returned no value", reduction_length=k)
+        return Comparison(Status.ERROR, message="the adapter returned no value", reduction_length=k)
     a = np.asarray(actual, dtype=np.float64)
     if a.shape != expected.shape:
         return Comparison(
-            SHAPE_MISMATCH, reduction_length=k,
+            Status.SHAPE_MISMATCH, reduction_length=k,
             message=f"shape {tuple(a.shape)} where the oracle has {tuple(expected.shape)}",
         )
     if a.size == 0:
-        return Comparison(PASS, 0.0, 0.0, 0.0, 0.0, 0.0, reduction_length=k)
+        return Comparison(Status.PASS, 0.0, 0.0, 0.0, 0.0, 0.0, reduction_length=k)
     u = UNIT_ROUNDOFF[dtype]
     # Few, reused temporaries (out=): each fresh large array costs page faults, which dominated.
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: handled below
@@ -147,7 +142,7 @@ def compare(actual, expected: np.ndarray, scale: np.ndarray, dtype: str, k: int,
     worst = np.unravel_index(flat, a.shape)
     worst_bound = 0.0 if exact else g * float(scale.flat[flat]) + tiny
     result = Comparison(
-        PASS,
+        Status.PASS,
         max_abs_error=float(err.max()),
         max_rel_error=0.0 if math.isnan(max_rel) else max_rel,
         error_ratio=0.0 if math.isnan(max_eu) else max_eu,
@@ -160,10 +155,10 @@ def compare(actual, expected: np.ndarray, scale: np.ndarray, dtype: str, k: int,
         reduction_length=k,
     )
     if bad is not None and bad.any():
-        result.status = MISMATCH
+        result.status = Status.MISMATCH
         result.message = f"{int(bad.sum())} element(s) non-finite where the oracle differs (NaN/Inf)"
     elif result.bound_ratio > factor:
-        result.status = MISMATCH
+        result.status = Status.MISMATCH
         result.message = (f"{n_over} of {a.size} element(s) differ where integer inputs make every sum exact"
                           if exact else f"{n_over} of {a.size} element(s) outside the bound")
     return result

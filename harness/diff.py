@@ -31,10 +31,9 @@ from pathlib import Path
 import pandas as pd
 
 from harness import results
-from harness.compare import FAILING
+from harness.status import FAILING, NOT_FAILING, Status
 
 KEY = list(results.KEY)  # case_id, file, dtype, framework, quantity
-NOT_FAILING = ("pass", "unsupported", "skipped")
 MIN_RATIO = 0.01
 DETAIL = ["status", "bound_ratio", "error_ratio", "tolerance", "message", "xfail", "version", "line"]
 
@@ -151,7 +150,7 @@ def diff_frames(old_df: pd.DataFrame, old_env: dict, new_df: pd.DataFrame, new_e
     both["growth"] = new_r / old_r  # inf when old is 0; NaN when either is missing
     expected = old_fail & new_fail & (both["new_xfail"] != "")  # an xfail row's size says nothing
     grown = (both["growth"] > factor) & (new_r > min_ratio) & ~new_failure & ~expected
-    fixed = old_fail & (new_s == "pass")
+    fixed = old_fail & (new_s == Status.PASS)
     changed = old_s != new_s
 
     def pick(mask) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from harness import compare as cmp
 from harness import translate
 from harness.case import Case
 from harness.inputs import Inputs
+from harness.status import Status
 
 IDENTITIES = ("adjoint", "transpose_is_grad")
 
@@ -58,7 +59,7 @@ def identity_comparisons(case: Case, dtype: str, inputs: Inputs, got: dict, got_
     d_of_g = np.asarray(got_dual["y"], dtype=np.float64)
     for name, have, want, of in (("C(x)", y, inputs.g, "g"), ("D(g)", d_of_g, inputs.x, "x")):
         if have.shape != want.shape:
-            bad = cmp.Comparison(cmp.SHAPE_MISMATCH, message=f"{name} has shape {have.shape}, {of} has {want.shape}")
+            bad = cmp.Comparison(Status.SHAPE_MISMATCH, message=f"{name} has shape {have.shape}, {of} has {want.shape}")
             return {"adjoint": bad, "transpose_is_grad": bad}
     lhs = float(np.vdot(y, inputs.g))
     rhs = float(np.vdot(inputs.x, d_of_g))
@@ -68,7 +69,7 @@ def identity_comparisons(case: Case, dtype: str, inputs: Inputs, got: dict, got_
     # both sides carry rounding error; the bound covers each, hence the factor 2
     if "dx" not in got:
         return {"adjoint": adjoint,
-                "transpose_is_grad": cmp.Comparison(cmp.UNSUPPORTED, message="no gradients to compare with")}
+                "transpose_is_grad": cmp.Comparison(Status.UNSUPPORTED, message="no gradients to compare with")}
     grad = cmp.compare(d_of_g, np.asarray(got["dx"], dtype=np.float64), 2 * ref_scales["dx"], dtype,
                        reduction["dx"], case.tolerance)
     return {"adjoint": adjoint, "transpose_is_grad": grad}

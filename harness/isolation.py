@@ -23,12 +23,12 @@ Item = tuple[Case, str, str]  # case, dtype, adapter name
 
 def crash_rows(case: Case, dtype: str, adapter_name: str, message: str) -> list[dict]:
     from harness import adapters
-    from harness.compare import CRASH
     from harness.runner import base_row, quantities
+    from harness.status import Status
 
     adapter = adapters.get(adapter_name)
     base = base_row(case, dtype, adapter, adapter_name)
-    return [{**base, "quantity": q, "status": CRASH, "message": message} for q in quantities(case)]
+    return [{**base, "quantity": q, "status": Status.CRASH, "message": message} for q in quantities(case)]
 
 
 def _worker(conn) -> None:

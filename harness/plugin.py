@@ -18,10 +18,9 @@ import pytest
 
 from harness import adapters as registry
 from harness import loader, results
-from harness.adapters.base import UNSUPPORTED
 from harness.case import Case, CaseError
-from harness.compare import FAILING, SKIPPED
 from harness.runner import expected_failure, golden_rows, run_item
+from harness.status import FAILING, Status
 from harness.textfmt import failure_text
 
 DEFAULT_RESULTS = "reports/pytest-results.parquet"
@@ -176,7 +175,7 @@ class _HarnessItem(pytest.Item):
         bad = [r for r in rows if r["status"] in FAILING]
         if bad:
             raise HarnessFailure(failure_text(self.case, rows))
-        if rows and all(r["status"] in (UNSUPPORTED, SKIPPED) for r in rows):
+        if rows and all(r["status"] in (Status.UNSUPPORTED, Status.SKIPPED) for r in rows):
             pytest.skip(f"{rows[0]['status']}: {rows[0]['message']}")
 
 

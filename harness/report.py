@@ -26,7 +26,9 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from harness import results
-from harness.compare import FAILING, SKIPPED, STATUSES
+from harness.status import FAILING, STATUSES, Status
+
+SKIPPED = Status.SKIPPED
 
 QUANTITY_ORDER = ["y", "dx", "dw", "db", "adjoint", "transpose_is_grad", "-"]
 DTYPE_ORDER = ["float64", "float32", "float16", "bfloat16"]

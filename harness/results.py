@@ -162,7 +162,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
 
 def failing(df: pd.DataFrame) -> pd.DataFrame:
     """Rows that fail and are not expected to (no xfail reason on the case)."""
-    from harness.compare import FAILING
+    from harness.status import FAILING
 
     if df.empty:
         return df

@@ -17,6 +17,7 @@ from harness.adapters.base import UNSUPPORTED, Plan, Unsupported
 from harness.case import QUANTITIES, Case
 from harness.identities import IDENTITIES, dual_case, dual_inputs, identity_comparisons
 from harness.inputs import Inputs, inputs_for_dtype, make_inputs
+from harness.status import Status
 
 
 @dataclass(frozen=True)
@@ -98,15 +99,15 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
     """
     base = base_row(case, dtype, adapter, adapter.name)
     if not adapter.available():
-        return _rows(base, case, cmp.SKIPPED, f"{adapter.library} is not installed here", version="")
+        return _rows(base, case, Status.SKIPPED, f"{adapter.library} is not installed here", version="")
     base["version"] = adapter.module.version()
     try:
         plan: Plan = adapter.module.plan(case, dtype, adapter.path)
     except Exception as exc:  # noqa: BLE001 - a planning bug is an error row, not a crash
-        return _rows(base, case, cmp.ERROR, f"plan failed: {exc!r}", traceback=traceback.format_exc())
+        return _rows(base, case, Status.ERROR, f"plan failed: {exc!r}", traceback=traceback.format_exc())
     base.update(expression=plan.expression, call=plan.call, reason=plan.reason, device=plan.device)
     if plan.expression == UNSUPPORTED:
-        return _rows(base, case, cmp.UNSUPPORTED, plan.reason)
+        return _rows(base, case, Status.UNSUPPORTED, plan.reason)
     oracle_start = time.perf_counter()
     ref = reference(case, dtype)
     base["oracle_seconds"] = time.perf_counter() - oracle_start  # ~0 when cached for this (case, dtype)
@@ -114,10 +115,10 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
     try:
         got = adapter.module.run(case, dtype, ref.inputs, plan)
     except Unsupported as exc:
-        return _rows({**base, "expression": UNSUPPORTED}, case, cmp.UNSUPPORTED, str(exc))
+        return _rows({**base, "expression": UNSUPPORTED}, case, Status.UNSUPPORTED, str(exc))
     except Exception as exc:  # noqa: BLE001 - any framework exception is a result
         msg = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        return _rows(base, case, cmp.ERROR, msg, traceback=traceback.format_exc(),
+        return _rows(base, case, Status.ERROR, msg, traceback=traceback.format_exc(),
                      seconds=time.perf_counter() - start)
     seconds = time.perf_counter() - start
     compare_start = time.perf_counter()
@@ -125,7 +126,7 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
     forward_only = not getattr(adapter.module, "GRADIENTS", True)
     for q in quantities(case):
         if forward_only and q != "y":
-            rows.append({**base, "quantity": q, "status": cmp.UNSUPPORTED,
+            rows.append({**base, "quantity": q, "status": Status.UNSUPPORTED,
                          "message": f"{adapter.name} computes no gradients (forward only)"})
             continue
         exact = cmp.sums_are_exact(case.inputs, ref.scales[q], dtype)
@@ -156,9 +157,9 @@ def identity_rows(case: Case, dtype: str, adapter: Adapter, base: dict, ref: Ref
             raise Unsupported(plan.reason)
         got_dual = adapter.module.run(dual, dtype, dual_inputs(ref.inputs), plan)
     except Unsupported as exc:
-        return [{**base, "quantity": q, "status": cmp.UNSUPPORTED, "message": f"dual op: {exc}"} for q in IDENTITIES]
+        return [{**base, "quantity": q, "status": Status.UNSUPPORTED, "message": f"dual op: {exc}"} for q in IDENTITIES]
     except Exception as exc:  # noqa: BLE001
-        return [{**base, "quantity": q, "status": cmp.ERROR, "message": f"dual op: {type(exc).__name__}: {exc}",
+        return [{**base, "quantity": q, "status": Status.ERROR, "message": f"dual op: {type(exc).__name__}: {exc}",
                  "traceback": traceback.format_exc()} for q in IDENTITIES]
     seconds = time.perf_counter() - start
     found = identity_comparisons(case, dtype, ref.inputs, got, got_dual, ref.scales, ref.reduction)
