@@ -26,7 +26,7 @@ run: setup
 
 # the HTML report of the main run, with the chainer run beside it when `make chainer` has made one
 report:
-	$(BIN)/harness report reports/results.parquet $(wildcard reports/results-chainer.parquet) -o reports/index.html
+	$(BIN)/harness report $(wildcard reports/results.parquet reports/results-chainer.parquet) -o reports/index.html
 
 # Chainer's own environment (numpy < 2): its results join the report of the next `make report`
 chainer: setup

@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterable
 from multiprocessing.connection import wait
 
 from harness.case import Case
-
-Item = tuple[Case, str, str]  # case, dtype, adapter name
+from harness.session import Item
 
 
 def crash_rows(case: Case, dtype: str, adapter_name: str, message: str) -> list[dict]:
@@ -40,7 +39,7 @@ def _worker(conn) -> None:
         batch = conn.recv()
         if batch is None:
             return
-        for case, dtype, name in batch:
+        for case, dtype, name in batch:  # adapters hold modules: only their names cross the pipe
             try:
                 rows = run_item(case, dtype, adapters.get(name))
             except Exception:  # noqa: BLE001 - run_item should not raise; if it does, say so
@@ -70,7 +69,7 @@ def by_case(items: Iterable[Item]) -> list[list[Item]]:
     """Batches of items that share a case, in order."""
     batches: dict[tuple[str, str], list[Item]] = {}
     for item in items:
-        batches.setdefault((item[0].file, item[0].id), []).append(item)
+        batches.setdefault((item.case.file, item.case.id), []).append(item)
     return list(batches.values())
 
 
@@ -100,7 +99,7 @@ def run_isolated(items: list[Item], jobs: int, on_rows: Callable[[Item, list[dic
                     slot.process.join(timeout=1)
                     item = slot.pending.popleft()
                     why = f"the process running this item died (exit code {slot.process.exitcode})"
-                    on_rows(item, crash_rows(*item, why))
+                    on_rows(item, crash_rows(item.case, item.dtype, item.framework, why))
                     rest = list(slot.pending)
                     slot.pending.clear()
                     slot.stop()
@@ -118,4 +117,4 @@ def _feed(slot: _Slot, todo: deque) -> None:
     if todo:
         batch = todo.popleft()
         slot.pending.extend(batch)
-        slot.conn.send(batch)
+        slot.conn.send([(item.case, item.dtype, item.framework) for item in batch])

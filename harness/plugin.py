@@ -9,32 +9,27 @@ parts into one Parquet file at the end of the session.
 
 from __future__ import annotations
 
-import json
 import os
-import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness import adapters as registry
 from harness import loader, results
 from harness.case import Case, CaseError
-from harness.runner import expected_failure, golden_rows, run_item
-from harness.status import FAILING, Status
+from harness.session import Item, ResultSink, add_options, golden_cases, missing_frameworks, select_items
+from harness.status import Status
 from harness.textfmt import failure_text
 
 DEFAULT_RESULTS = "reports/pytest-results.parquet"
-_RUN_DIR_ENV = "HARNESS_PART_DIR"
+_RUN_DIR_ENV = "HARNESS_PART_DIR"  # the controller's part folder, inherited by xdist workers
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "convolution equivalence harness")
     group.addoption("--harness-results", default=DEFAULT_RESULTS,
                     help=f"Parquet file for the result rows (default {DEFAULT_RESULTS}); 'none' to skip")
-    group.addoption("--framework", action="append", default=None, dest="harness_frameworks",
-                    help="run only this framework (repeatable; 'tensorflow' selects all TF paths)")
-    group.addoption("--dtype", action="append", default=None, dest="harness_dtypes",
-                    help="run only this dtype (repeatable)")
+    add_options(group.addoption, short=False)
     parser.addini("harness_case_dirs", "folder names whose YAML files are case files", type="args",
                   default=["cases"])
 
@@ -81,25 +76,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: a large, realistic case; deselect with -m 'not slow'")
     if not _is_worker(config):
         # the controller chooses where parts go; workers inherit the environment variable
-        root = Path(config.rootpath) / "reports" / ".parts" / uuid.uuid4().hex[:12]
-        os.environ[_RUN_DIR_ENV] = str(root)
-    config._harness_writer = None  # type: ignore[attr-defined]
-    config._harness_env = {}  # type: ignore[attr-defined]
+        os.environ[_RUN_DIR_ENV] = str(ResultSink.new_part_dir(Path(config.rootpath) / DEFAULT_RESULTS))
+    config._harness_sink = None  # type: ignore[attr-defined]
 
 
-def _writer(config) -> results.PartWriter:
-    if config._harness_writer is None:
+def _sink(config) -> ResultSink:
+    """This process's sink (created on first use, so a run without case items leaves no part folder)."""
+    if config._harness_sink is None:
         name = config.workerinput["workerid"] if _is_worker(config) else "main"
-        config._harness_writer = results.PartWriter(Path(os.environ[_RUN_DIR_ENV]) / f"{name}.jsonl")
-    return config._harness_writer
+        config._harness_sink = ResultSink(Path(os.environ[_RUN_DIR_ENV]), name)
+    return config._harness_sink
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     versions = results.installed_versions()
-    frameworks = ", ".join(f"{k} {v}" for k, v in versions.items())
-    return [f"harness frameworks: {frameworks}",
-            "harness flags: torch TF32 off; jax x64 on; TF_ENABLE_ONEDNN_OPTS="
-            + os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(default)")]
+    lines = [f"harness frameworks: {', '.join(f'{k} {v}' for k, v in versions.items())}",
+             "harness flags: torch TF32 off; jax x64 on; TF_ENABLE_ONEDNN_OPTS="
+             + os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(default)")]
+    if not config.getoption("framework"):
+        lines += [f"harness: {a.name} is not installed here: its items are not collected "
+                  f"(--framework {a.name} lists them as skipped)" for a in missing_frameworks()]
+    return lines
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -114,43 +111,17 @@ class CaseFile(pytest.File):
         rel = os.path.relpath(self.path, self.config.rootpath)
         cases, errors = loader.load_file(self.path, root=Path(self.config.rootpath))
         for error in errors:
-            name = f"{error.case_id or 'file'}[load-error]"
-            yield CaseErrorItem.from_parent(self, name=name, error=error)
-        wanted_fw = self.config.getoption("harness_frameworks")
-        wanted_dt = self.config.getoption("harness_dtypes")
+            yield CaseErrorItem.from_parent(self, name=f"{error.case_id or 'file'}[load-error]", error=error)
+        cases = [replace(case, file=rel) for case in cases]
         try:
-            chosen = registry.select(wanted_fw)
+            items = select_items(cases, self.config.getoption("framework"), self.config.getoption("dtype"),
+                                 installed_only=True)
         except KeyError as exc:
             raise pytest.UsageError(str(exc)) from None
-        for case in cases:
-            case = _relocated(case, rel)
-            if case.golden and any(q in case.golden for q in ("y", "dx", "dw", "db")):
-                yield GoldenItem.from_parent(self, name=f"{case.id}[float64-oracle]", case=case)
-            for dtype in case.dtypes:
-                if wanted_dt and dtype not in wanted_dt:
-                    continue
-                for adapter in chosen:
-                    if case.frameworks and not any(
-                        adapter.name == f or adapter.name.startswith(f + "-") for f in case.frameworks
-                    ):
-                        continue
-                    if not adapter.applies_to(case):
-                        continue
-                    item = CaseItem.from_parent(self, name=f"{case.id}[{dtype}-{adapter.name}]",
-                                                case=case, dtype=dtype, adapter=adapter)
-                    item.add_marker("case")
-                    for mark in case.marks:
-                        item.add_marker(mark)
-                    reason = expected_failure(case, dtype, adapter)
-                    if reason:
-                        item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
-                    yield item
-
-
-def _relocated(case: Case, rel: str) -> Case:
-    from dataclasses import replace
-
-    return replace(case, file=rel)
+        for case in golden_cases(cases):
+            yield GoldenItem.from_parent(self, name=f"{case.id}[float64-oracle]", case=case)
+        for item in items:
+            yield CaseItem.from_item(self, item)
 
 
 class HarnessFailure(Exception):
@@ -171,23 +142,33 @@ class _HarnessItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def _finish(self, rows: list[dict]) -> None:
-        _writer(self.config).write(rows)
-        bad = [r for r in rows if r["status"] in FAILING]
-        if bad:
+        _sink(self.config).write(rows)
+        if any(Status.of(r["status"]).failing for r in rows):
             raise HarnessFailure(failure_text(self.case, rows))
         if rows and all(r["status"] in (Status.UNSUPPORTED, Status.SKIPPED) for r in rows):
             pytest.skip(f"{rows[0]['status']}: {rows[0]['message']}")
 
 
 class CaseItem(_HarnessItem):
-    def __init__(self, *, case: Case, dtype: str, adapter, **kw):
+    """One (case, dtype, framework): its rows, and a failure that shows the worst element."""
+
+    def __init__(self, *, item: Item, **kw):
         super().__init__(**kw)
-        self.case, self.dtype, self.adapter = case, dtype, adapter
+        self.item, self.case = item, item.case
+
+    @classmethod
+    def from_item(cls, parent, item: Item) -> CaseItem:
+        node = cls.from_parent(parent, name=item.name, item=item)
+        node.add_marker("case")
+        for mark in item.case.marks:
+            node.add_marker(mark)
+        if item.expected_failure:
+            node.add_marker(pytest.mark.xfail(reason=item.expected_failure, strict=True))
+        return node
 
     def runtest(self) -> None:
-        rows = run_item(self.case, self.dtype, self.adapter)
-        if self.adapter.available() and self.adapter.name not in self.config._harness_env:
-            self.config._harness_env[self.adapter.name] = self.adapter.module.environment()
+        rows = self.item.run()
+        _sink(self.config).record_environment(self.item.adapter)
         self._finish(rows)
 
 
@@ -199,6 +180,8 @@ class GoldenItem(_HarnessItem):
         self.case = case
 
     def runtest(self) -> None:
+        from harness.runner import golden_rows
+
         self._finish(golden_rows(self.case))
 
 
@@ -237,44 +220,20 @@ def pytest_handlecrashitem(crashitem: str, report, sched) -> None:
     for case in cases:
         if case.id == case_id:
             why = f"the pytest-xdist worker running this item died ({report.longreprtext.strip()[:200]})"
-            _writer(config).write(crash_rows(_relocated(case, file_part), dtype, framework, why))
+            _sink(config).write(crash_rows(replace(case, file=file_part), dtype, framework, why))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     config = session.config
-    if config._harness_writer is not None:
-        config._harness_writer.close()
-    part_dir = Path(os.environ.get(_RUN_DIR_ENV, ""))
     if _is_worker(config):
-        name = config.workerinput["workerid"]
-        env = dict(config._harness_env)
-        env["worker"] = {f"{name}.max_rss_mib": f"{_max_rss_mib():.0f}"}
-        if part_dir.is_dir():
-            (part_dir / f"env-{name}.json").write_text(json.dumps(env))
+        if config._harness_sink is not None:
+            config._harness_sink.close(peak_memory=True)
         return
     target = config.getoption("harness_results")
-    if target == "none" or not part_dir.is_dir():
-        return
-    rows = results.read_parts(part_dir)
-    if rows:
-        env = results.base_environment()
-        for env_file in part_dir.glob("env-*.json"):
-            for fw, flags in json.loads(env_file.read_text()).items():
-                env.update({f"{fw}.{k}": v for k, v in flags.items()})
-        for fw, flags in config._harness_env.items():
-            env.update({f"{fw}.{k}": v for k, v in flags.items()})
-        path = Path(config.rootpath) / target if not os.path.isabs(target) else Path(target)
-        results.write_parquet(results.to_frame(rows), path, env)
-        config._harness_written = (path, len(rows))  # type: ignore[attr-defined]
-    for f in part_dir.iterdir():
-        f.unlink()
-    part_dir.rmdir()
-
-
-def _max_rss_mib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    output = None if target == "none" else Path(config.rootpath) / target
+    df = _sink(config).finish(output, keep_empty=False)
+    if output is not None and len(df):
+        config._harness_written = (output, len(df))  # type: ignore[attr-defined]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

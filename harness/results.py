@@ -68,11 +68,11 @@ class PartWriter:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = None
 
     def write(self, rows: Iterable[dict]) -> None:
         if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open on purpose
         for row in rows:
             self._fh.write(json.dumps(row, default=_jsonable, allow_nan=True) + "\n")

@@ -105,3 +105,13 @@ def test_loadgroup_keeps_every_item_of_a_case_on_one_worker(pytester):
             workers.setdefault(nodeid.split("[")[0].strip(), set()).add(worker)
     assert len(workers) == 8 and all(len(w) == 1 for w in workers.values()), workers
     assert len(set().union(*workers.values())) == 2  # and the cases are still spread over both workers
+
+
+def test_a_framework_not_installed_is_one_header_line_not_skipped_items(pytester, monkeypatch):
+    _setup(pytester)
+    monkeypatch.setenv("HARNESS_EXTRA_ADAPTERS", "absent=harness_no_such_framework_adapter:x")
+    result = pytester.runpytest_subprocess("--collect-only")
+    result.stdout.fnmatch_lines(["*harness: absent is not installed here: its items are not collected*"])
+    assert "float64-absent" not in result.stdout.str() and "float64-numpy" in result.stdout.str()
+    named = pytester.runpytest_subprocess("--collect-only", "-q", "--framework", "absent")
+    named.stdout.fnmatch_lines(["*t.yaml::up?float64-absent?*"])

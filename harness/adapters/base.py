@@ -93,3 +93,37 @@ def unsupported_message(exc: BaseException) -> bool:
                "only supports", "is not available", "could not find a valid", "do not yet support",
                "could not find device for node")
     return any(n in text for n in needles)
+
+
+# The start-up lines native libraries write to file descriptor 2 while they are imported (TF and absl:
+# "All log messages before absl::InitializeLog()...", "oneDNN custom operations are on..."). The
+# oneDNN flag they announce is kept in the environment record; anything else is passed through.
+STARTUP_NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
+                 "Unable to register cu", "TF-TRT Warning", "computation placer already registered",
+                 "This TensorFlow binary is optimized to use available CPU instructions")
+
+
+def quiet_import(module_name: str):
+    """Import a framework with its native start-up lines on stderr filtered out (at the fd level:
+    they come from C++, below Python's sys.stderr)."""
+    import importlib
+    import os
+    import sys
+    import tempfile
+
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            return importlib.import_module(module_name)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                    if not any(noise in line for noise in STARTUP_NOISE)]
+            if kept:
+                sys.stderr.write("".join(kept))

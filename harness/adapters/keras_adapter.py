@@ -49,6 +49,7 @@ from harness.adapters.base import (
     channels_last_permutation,
     fmt_call,
     inverse_permutation,
+    quiet_import,
     spatial_first_weight_permutation,
     unsupported_message,
 )
@@ -169,7 +170,7 @@ def _keras():
 
         jax.config.update("jax_enable_x64", True)  # float64 stays float64
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
+    keras = quiet_import("keras")
 
     if keras.backend.backend() == "tensorflow":  # per-shape retracing warnings are expected here
         import tensorflow as tf

@@ -56,6 +56,7 @@ from harness.adapters.base import (
     Unsupported,
     fmt_call,
     inverse_permutation,
+    quiet_import,
     unsupported_message,
 )
 
@@ -76,7 +77,7 @@ def available() -> bool:
 @lru_cache(maxsize=1)
 def _tf():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # failures come back as exceptions; keep stderr readable
-    import tensorflow as tf
+    tf = quiet_import("tensorflow")
 
     tf.get_logger().setLevel("ERROR")
 

@@ -1,0 +1,61 @@
+"""`harness report`: results files → one self-contained HTML page (+ a CSV of the rows)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME, HELP = "report", "results files → one self-contained HTML report (+ CSV)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("results", nargs="*", help="results files (Parquet), PATH or LABEL=PATH; missing ones are "
+                                              "named and left out")
+    p.add_argument("-o", "--output", default="reports/index.html", help="HTML file (default reports/index.html)")
+    p.add_argument("--csv", help="CSV of every row (default: next to the HTML, same stem, .csv)")
+    p.add_argument("--no-csv", action="store_true", help="write no CSV")
+    p.add_argument("--title", help="page title")
+    p.add_argument("--baseline", help="also show what changed since this earlier results file")
+    p.add_argument("--factor", type=float, default=2.0, help="with --baseline: bound-ratio growth that counts "
+                                                             "as a regression (default 2.0)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harness import report
+    from harness.diff import diff_files
+
+    console = Console(stderr=True)
+    specs = existing_specs(args.results, console)
+    if not specs:
+        console.print("no results file to report: run `make` (or `harness run`) first", markup=False)
+        return 2
+    if args.baseline and len(specs) != 1:
+        console.print("--baseline needs exactly one results file", markup=False)
+        return 2
+    try:
+        runs = report.load_runs(specs)
+        changes = diff_files(args.baseline, runs[0][1]["results file"], factor=args.factor) if args.baseline else None
+    except (OSError, ValueError) as exc:
+        console.print(f"cannot read results: {exc}", markup=False, highlight=False)
+        return 2
+    csv_path = args.csv or None
+    out = report.build_report(runs, args.output, csv_path=csv_path, write_csv_file=not args.no_csv,
+                              title=args.title, changes=changes)
+    csv_note = "" if args.no_csv else f"; rows as CSV in {csv_path or out.with_suffix('.csv')}"
+    console.print(f"report written to {out} ({out.stat().st_size / 1024:.0f} KiB){csv_note}", markup=False,
+                  highlight=False)
+    return 0
+
+
+def existing_specs(specs: list[str], console) -> list[str]:
+    """The PATH / LABEL=PATH specs whose file exists; each missing one is named on the console."""
+    kept = []
+    for spec in specs:
+        label, sep, path = spec.partition("=")
+        if Path(spec).exists() or (sep and Path(path).exists()):
+            kept.append(spec)
+        else:
+            console.print(f"no results file {spec}: left out of the report", markup=False, highlight=False)
+    return kept

@@ -1,0 +1,80 @@
+"""The `harness` command line: explicit commands, translate, report of whatever results exist,
+and worker processes that keep TensorFlow's start-up lines off the console."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+CASE = textwrap.dedent("""
+    cases:
+      - id: up
+        op: conv_transpose2d
+        in_channels: 2
+        out_channels: 2
+        input_size: [4, 4]
+        kernel: 3
+        stride: 2
+        padding: 1
+        output_padding: 1
+        dtype: float32
+""")
+
+
+def _case_dir(tmp_path: Path) -> Path:
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "t.yaml").write_text(CASE)
+    return tmp_path / "cases"
+
+
+def _unwrapped(text: str) -> str:
+    """Console text with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def test_commands_are_registered_explicitly():
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    assert list(sub.choices) == ["run", "report", "diff", "translate"]
+
+
+def test_translate_prints_each_framework_s_call(tmp_path, capsys):
+    assert cli.main(["translate", "up", str(_case_dir(tmp_path)), "-f", "numpy", "-f", "torch"]) == 0
+    out = capsys.readouterr().out
+    assert "canonical padding ((1, 0), (1, 0))" in out and "numpy" in out
+    if "torch (native)" in out:  # torch installed: PyTorch's own spelling of the case
+        assert "conv_transpose2d(x, w, b" in out and "output_padding=(1, 1)" in out
+
+
+def test_translate_names_what_exists_for_an_unknown_case(tmp_path, capsys):
+    assert cli.main(["translate", "t.yaml", str(_case_dir(tmp_path))]) == 2
+    assert "that is a file: give a case id or FILE::ID, e.g. up" in capsys.readouterr().out
+
+
+def test_report_leaves_out_missing_results_and_refuses_when_none_exist(tmp_path, capsys):
+    out = tmp_path / "r.parquet"
+    assert cli.main(["run", str(_case_dir(tmp_path)), "-f", "numpy", "--in-process", "-o", str(out)]) == 0
+    page = tmp_path / "index.html"
+    assert cli.main(["report", str(out), str(tmp_path / "missing.parquet"), "-o", str(page)]) == 0
+    assert page.exists() and "missing.parquet: left out of the report" in _unwrapped(capsys.readouterr().err)
+    assert cli.main(["report", str(tmp_path / "missing.parquet"), "-o", str(page)]) == 2
+    assert "no results file to report" in _unwrapped(capsys.readouterr().err)
+
+
+def test_run_workers_keep_tensorflow_start_up_lines_off_the_console(tmp_path):
+    pytest.importorskip("tensorflow")
+    cases = _case_dir(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(cases), "-f", "tensorflow", "-j", "1",
+                           "-o", str(tmp_path / "r.parquet")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "oneDNN" not in proc.stderr and "absl::InitializeLog" not in proc.stderr, proc.stderr
+    assert "rows from 2 items written" in proc.stderr
