@@ -86,73 +86,106 @@ def sums_are_exact(inputs_kind: str, scale: np.ndarray, dtype: str) -> bool:
     return bool(np.all(np.isfinite(scale))) and float(scale.max()) <= 2.0 ** (MANTISSA_BITS[dtype] + 1)
 
 
-def compare(actual, expected: np.ndarray, scale: np.ndarray, dtype: str, k: int, factor: float = 1.0,
-            exact: bool = False) -> Comparison:
+@dataclass(frozen=True)
+class Expected:
+    """The oracle's side of one comparison, computed once per (case, dtype, quantity) and reused by
+    every framework: the values, |x| ⋆ |w|, and what the bound, the relative error and the ULPs divide by.
+
+    `finite` is False when the oracle itself holds NaN/Inf (the robustness cases): such quantities
+    take the careful path, which never reuses these arrays.
+    """
+
+    values: np.ndarray
+    scale: np.ndarray
+    dtype: str
+    k: int
+    exact: bool
+    bound: np.ndarray  # gamma_{K+1} * scale + tiny (0 in the exact tier)
+    magnitude: np.ndarray  # |values|
+    ulp: np.ndarray  # spacing(values) in the dtype
+    finite: bool
+
+
+def expected(values: np.ndarray, scale: np.ndarray, dtype: str, k: int, exact: bool = False) -> Expected:
+    """Everything a comparison needs from the oracle alone (see `Expected`)."""
+    finite = bool(np.isfinite(values).all() and np.isfinite(scale).all())
+    g, tiny = (0.0, 0.0) if exact else (gamma(k + 1, UNIT_ROUNDOFF[dtype]), _tiny(dtype, k))
+    with np.errstate(over="ignore", invalid="ignore"):
+        bound = scale * g + tiny if finite else scale
+    return Expected(values, scale, dtype, k, exact, bound, np.abs(values), spacing(values, dtype), finite)
+
+
+def _tiny(dtype: str, k: int) -> float:
+    """The smallest subnormal, k + 1 times: what an exactly-zero scale still allows (underflow)."""
+    return math.ldexp(1.0, MIN_EXPONENT[dtype] - MANTISSA_BITS[dtype]) * (k + 1)
+
+
+def compare(actual, expected_values: np.ndarray, scale: np.ndarray, dtype: str, k: int, factor: float = 1.0,
+            exact: bool = False, reference: Expected | None = None) -> Comparison:
     """Compare one quantity; `scale` is the abs-value operation |x| ⋆ |w| (float64).
 
-    With `exact` (see `sums_are_exact`) the bound is 0: any difference is a mismatch.
+    With `exact` (see `sums_are_exact`) the bound is 0: any difference is a mismatch. `reference`
+    (from `expected`, the same values, scale, dtype, k and exact) saves recomputing the oracle's side.
     """
     if actual is None:
         return Comparison(Status.ERROR, message="the adapter returned no value", reduction_length=k)
     a = np.asarray(actual, dtype=np.float64)
-    if a.shape != expected.shape:
+    if a.shape != expected_values.shape:
         return Comparison(
             Status.SHAPE_MISMATCH, reduction_length=k,
-            message=f"shape {tuple(a.shape)} where the oracle has {tuple(expected.shape)}",
+            message=f"shape {tuple(a.shape)} where the oracle has {tuple(expected_values.shape)}",
         )
     if a.size == 0:
         return Comparison(Status.PASS, 0.0, 0.0, 0.0, 0.0, 0.0, reduction_length=k)
-    u = UNIT_ROUNDOFF[dtype]
-    # Few, reused temporaries (out=): each fresh large array costs page faults, which dominated.
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: handled below
-        err = np.subtract(a, expected, out=np.empty(a.shape))  # an array even for 0-d inputs
+    ref = reference or expected(expected_values, scale, dtype, k, exact)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: handled on the careful path
+        err = np.subtract(a, ref.values, out=np.empty(a.shape))  # an array even for 0-d inputs
         np.abs(err, out=err)
         total = float(err.sum())
-    bad = None
-    ref = expected
-    if not math.isfinite(total):  # some value is NaN/Inf (or huge): the careful path
-        finite_ref = np.isfinite(expected)
-        finite_both = finite_ref & np.isfinite(a)
-        # non-finite oracle values must be reproduced exactly (NaN for NaN, the same infinity)
-        same_special = (np.isnan(expected) & np.isnan(a)) | (np.isinf(expected) & (a == expected))
-        bad = (~finite_ref & ~same_special) | (finite_ref & ~np.isfinite(a))
-        err[~finite_both] = 0.0
-        ref = np.where(finite_ref, expected, 0.0)
-        scale = np.where(np.isfinite(scale), scale, 0.0)
-    tiny = math.ldexp(1.0, MIN_EXPONENT[dtype] - MANTISSA_BITS[dtype]) * (k + 1)
-    g = 0.0 if exact else gamma(k + 1, u)
+    if ref.finite and math.isfinite(total):
+        return _judge(a, err, ref, None, factor)
+    return _judge_careful(a, err, ref, factor)
+
+
+def _judge_careful(a: np.ndarray, err: np.ndarray, ref: Expected, factor: float) -> Comparison:
+    """Some value is NaN/Inf (or huge): non-finite oracle values must be reproduced exactly (NaN for
+    NaN, the same infinity), a non-finite result where the oracle is finite never passes, and the
+    finite elements are judged as usual."""
+    values = ref.values
+    finite_ref = np.isfinite(values)
+    finite_both = finite_ref & np.isfinite(a)
+    same_special = (np.isnan(values) & np.isnan(a)) | (np.isinf(values) & (a == values))
+    bad = (~finite_ref & ~same_special) | (finite_ref & ~np.isfinite(a))
+    err[~finite_both] = 0.0
+    clean = np.where(finite_ref, values, 0.0)
+    scale = np.where(np.isfinite(ref.scale), ref.scale, 0.0)
+    return _judge(a, err, expected(clean, scale, ref.dtype, ref.k, ref.exact), bad, factor, shown=values)
+
+
+def _judge(a: np.ndarray, err: np.ndarray, ref: Expected, bad: np.ndarray | None, factor: float,
+           shown: np.ndarray | None = None) -> Comparison:
+    """Error statistics of |a - ref| (`err`) against the bound, the worst element, and the status."""
+    u = UNIT_ROUNDOFF[ref.dtype]
+    # Few, reused temporaries (out=): each fresh large array costs page faults, which dominated.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if exact:
-            ratio_b = np.where(err > 0, np.inf, 0.0)
-        else:
-            ratio_b = np.multiply(scale, g, out=np.empty(a.shape))  # the bound, then err / bound in place
-            ratio_b += tiny
-            np.divide(err, ratio_b, out=ratio_b)
+        ratio_b = np.divide(err, ref.bound, out=np.empty(a.shape))  # exact tier: inf where err > 0, else NaN
+        if ref.exact:
+            np.copyto(ratio_b, np.where(err > 0, np.inf, 0.0))
         if bad is not None:
             ratio_b[bad] = np.inf
         flat = int(ratio_b.argmax())
         bound_ratio = float(ratio_b.flat[flat])
         n_over = int(np.count_nonzero(ratio_b > factor)) if bound_ratio > factor else 0
         # 0/0 (no error where the reference is 0) gives NaN, which fmax.reduce skips
-        tmp = np.abs(ref, out=ratio_b)
-        max_rel = float(np.fmax.reduce(np.divide(err, tmp, out=tmp), axis=None))
-        max_eu = float(np.fmax.reduce(np.divide(err, scale, out=tmp), axis=None)) / u
-        ulps = np.asarray(spacing(ref, dtype))
-        max_ulps = float(np.divide(err, ulps, out=ulps).max())
-    worst = np.unravel_index(flat, a.shape)
-    worst_bound = 0.0 if exact else g * float(scale.flat[flat]) + tiny
+        max_rel = float(np.fmax.reduce(np.divide(err, ref.magnitude, out=ratio_b), axis=None))
+        max_eu = float(np.fmax.reduce(np.divide(err, ref.scale, out=ratio_b), axis=None)) / u
+        max_ulps = float(np.divide(err, ref.ulp, out=ratio_b).max())
     result = Comparison(
-        Status.PASS,
-        max_abs_error=float(err.max()),
-        max_rel_error=0.0 if math.isnan(max_rel) else max_rel,
-        error_ratio=0.0 if math.isnan(max_eu) else max_eu,
-        bound_ratio=bound_ratio,
-        max_ulps=max_ulps,
-        worst_index=tuple(int(i) for i in worst),
-        worst_actual=float(a.flat[flat]),
-        worst_expected=float(expected.flat[flat]),
-        worst_bound=worst_bound * factor,
-        reduction_length=k,
+        Status.PASS, max_abs_error=float(err.max()), max_rel_error=0.0 if math.isnan(max_rel) else max_rel,
+        error_ratio=0.0 if math.isnan(max_eu) else max_eu, bound_ratio=bound_ratio, max_ulps=max_ulps,
+        worst_index=tuple(int(i) for i in np.unravel_index(flat, a.shape)), worst_actual=float(a.flat[flat]),
+        worst_expected=float((ref.values if shown is None else shown).flat[flat]),
+        worst_bound=float(ref.bound.flat[flat]) * factor, reduction_length=ref.k,
     )
     if bad is not None and bad.any():
         result.status = Status.MISMATCH
@@ -160,5 +193,5 @@ def compare(actual, expected: np.ndarray, scale: np.ndarray, dtype: str, k: int,
     elif result.bound_ratio > factor:
         result.status = Status.MISMATCH
         result.message = (f"{n_over} of {a.size} element(s) differ where integer inputs make every sum exact"
-                          if exact else f"{n_over} of {a.size} element(s) outside the bound")
+                          if ref.exact else f"{n_over} of {a.size} element(s) outside the bound")
     return result

@@ -28,17 +28,23 @@ class Reference:
     values: dict[str, np.ndarray]
     scales: dict[str, np.ndarray]
     reduction: dict[str, int]
+    expected: dict[str, cmp.Expected]  # the oracle's side of each comparison, shared by every framework
     seconds: float
 
 
-@lru_cache(maxsize=64)
+# Items of one case run one after another (one worker per case), so a few entries are enough; each
+# holds the oracle's arrays several times over.
+@lru_cache(maxsize=8)
 def reference(case: Case, dtype: str) -> Reference:
     """Computed once per (case, dtype) and process; inputs are rounded to the dtype first."""
     start = time.perf_counter()
     inp = inputs_for_dtype(make_inputs(case), dtype)
     values = oracle.forward_and_vjp(case, inp.x, inp.w, inp.b, inp.g).as_dict()
     scales = oracle.abs_forward_and_vjp(case, inp.x, inp.w, inp.b, inp.g).as_dict()
-    return Reference(inp, values, scales, cmp.reduction_lengths(case), time.perf_counter() - start)
+    k = cmp.reduction_lengths(case)
+    prepared = {q: cmp.expected(values[q], scales[q], dtype, k[q], cmp.sums_are_exact(case.inputs, scales[q], dtype))
+                for q in values}
+    return Reference(inp, values, scales, k, prepared, time.perf_counter() - start)
 
 
 def quantities(case: Case) -> tuple[str, ...]:
@@ -55,6 +61,7 @@ def runs_identities(case: Case, dtype: str, identities: bool | None = None) -> b
     return identities if identities is not None else dtype == case.dtypes[0]
 
 
+@lru_cache(maxsize=1024)
 def expected_failure(case: Case, dtype: str, adapter: Adapter | None, framework: str | None = None) -> str | None:
     """Why this item is expected to fail: the case file's `xfail`, else the adapter's known issue for
     the case's op, or for the dual op its identity rows run."""
@@ -129,9 +136,9 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
             rows.append({**base, "quantity": q, "status": Status.UNSUPPORTED,
                          "message": f"{adapter.name} computes no gradients (forward only)"})
             continue
-        exact = cmp.sums_are_exact(case.inputs, ref.scales[q], dtype)
+        prepared = ref.expected[q]
         result = cmp.compare(got.get(q), ref.values[q], ref.scales[q], dtype, ref.reduction[q], case.tolerance,
-                             exact=exact)
+                             exact=prepared.exact, reference=prepared)
         rows.append({
             **base, "quantity": q, **result.as_row(), "shape": list(np.shape(got.get(q))),
             "expected_shape": list(ref.values[q].shape), "seconds": seconds,
