@@ -45,9 +45,10 @@ def dual_case(case: Case) -> Case:
     )
 
 
-def dual_inputs(inputs: Inputs) -> Inputs:
-    """D runs on the cotangent g with the same weights; its own cotangent is x."""
-    return Inputs(inputs.g, inputs.w, None, inputs.x)
+def dual_inputs(inputs: Inputs, forward_only: bool = False) -> Inputs:
+    """D runs on the cotangent g with the same weights; its own cotangent is x (none when only its
+    forward is needed: the identities compare D(g) alone)."""
+    return Inputs(inputs.g, inputs.w, None, None if forward_only else inputs.x)
 
 
 def identity_comparisons(case: Case, dtype: str, inputs: Inputs, got: dict, got_dual: dict,

@@ -26,7 +26,7 @@ class Inputs:
     x: np.ndarray
     w: np.ndarray
     b: np.ndarray | None
-    g: np.ndarray
+    g: np.ndarray | None  # None: forward only (see adapters.base FORWARD_ONLY_RUNS)
 
     def as_dict(self) -> dict[str, np.ndarray | None]:
         return {"x": self.x, "w": self.w, "b": self.b, "g": self.g}

@@ -162,7 +162,7 @@ def identity_rows(case: Case, dtype: str, adapter: Adapter, base: dict, ref: Ref
         base = {**base, "call": f"dual of {base.get('call', '')}: {plan.call}", "expression": plan.expression}
         if plan.expression == UNSUPPORTED:
             raise Unsupported(plan.reason)
-        got_dual = adapter.module.run(dual, dtype, dual_inputs(ref.inputs), plan)
+        got_dual = adapter.module.run(dual, dtype, dual_inputs(ref.inputs, adapter.runs_forward_only), plan)
     except Unsupported as exc:
         return [{**base, "quantity": q, "status": Status.UNSUPPORTED, "message": f"dual op: {exc}"} for q in IDENTITIES]
     except Exception as exc:  # noqa: BLE001

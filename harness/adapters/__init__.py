@@ -69,6 +69,14 @@ class Adapter:
             return True
         return True if check is None else bool(check(case, self.path))
 
+    @property
+    def runs_forward_only(self) -> bool:
+        """Whether `run` accepts inputs without a cotangent and then computes the forward alone."""
+        try:
+            return bool(getattr(self.module, "FORWARD_ONLY_RUNS", False))
+        except ImportError:
+            return False
+
     def known_issue(self, case, dtype: str) -> str | None:
         """An adapter's own expected failure (a framework bug over a whole class of cases), or None."""
         try:
