@@ -14,11 +14,13 @@ QUANTITIES = ("y", "dx", "dw", "db")
 
 
 class CaseError(ValueError):
-    """A case file or case that cannot be run, located by file, line, case id and field."""
+    """A case file or case that cannot be run, located by file, line (and column), case id and field."""
 
-    def __init__(self, file: str, line: int | None, case_id: str | None, field: str | None, message: str):
+    def __init__(self, file: str, line: int | None, case_id: str | None, field: str | None, message: str,
+                 column: int | None = None):
         self.file, self.line, self.case_id, self.field, self.message = file, line, case_id, field, message
-        where = f"{file}:{line}" if line else file
+        self.column = column if line else None
+        where = f"{file}:{line}:{column}" if line and column else f"{file}:{line}" if line else file
         what = "".join(
             [f" case {case_id!r}" if case_id else "", f" field {field!r}" if field else ""]
         )

@@ -78,3 +78,11 @@ def test_run_workers_keep_tensorflow_start_up_lines_off_the_console(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "oneDNN" not in proc.stderr and "absl::InitializeLog" not in proc.stderr, proc.stderr
     assert "rows from 2 items written" in proc.stderr
+
+
+def test_run_prints_an_invalid_case_holding_console_markup_as_text(tmp_path, capsys):
+    (tmp_path / "cases").mkdir()
+    (tmp_path / "cases" / "a.yaml").write_text('cases:\n  - id: "[/bold]"\n    op: conv1d\n')
+    out = tmp_path / "r.parquet"
+    assert cli.main(["run", str(tmp_path / "cases"), "-f", "numpy", "--in-process", "-o", str(out)]) == 1
+    assert "[/bold]" in capsys.readouterr().err and out.exists()

@@ -166,3 +166,61 @@ def test_golden_shapes_are_checked():
     body = one(op="conv1d", size="3", k=2, extra="bias: false\n    golden: {x: [[1, 2, 3]], w: [[1, 1]], g: [[1, 1]]}")
     _, errors = errors_of(body.replace("in_channels: 2", "in_channels: 1").replace("out_channels: 4", "out_channels: 1"))
     assert errors[0].field == "golden" and "shape" in errors[0].message
+
+
+@pytest.mark.parametrize("spelling,word", [
+    ("SAME", "same"), ("Same", "same"), ("VALID", "valid"), ("same_LOWER", "same_lower"), ("SAME_LOWER", "same_lower"),
+    ("Full", "full"), ("SAME_UPPER", "same"),  # ONNX's name for the odd pixel at the end
+])
+def test_padding_words_as_frameworks_spell_them(spelling, word):
+    body = one(op="conv_transpose2d", extra="stride: 2\n    padding: {}")
+    assert load_one(body.format(spelling)) == load_one(body.format(word))
+    (case,) = load_one(body.format(spelling))
+    assert case.padding_word == word
+
+
+def test_padding_words_in_a_product_give_the_same_ids_and_cases():
+    body = """
+        cases:
+          - id: grid
+            op: conv1d
+            in_channels: 1
+            out_channels: 1
+            input_size: 8
+            kernel: 3
+            product: {{padding: [{}, {}]}}
+    """
+    assert load_one(body.format("SAME", "Valid")) == load_one(body.format("same", "valid"))
+    assert [c.id for c in load_one(body.format("SAME", "Valid"))] == ["grid-same", "grid-valid"]
+
+
+@pytest.mark.parametrize("body,field,message", [
+    (one(extra="kernal: 3").replace("    kernel: 3\n", ""), "kernal",
+     "unknown key 'kernal'; did you mean 'kernel'? allowed keys: batch, bias,"),
+    (one(extra="strides: 2"), "strides", "unknown key 'strides'; did you mean 'stride'?"),
+    (one(extra="colour: red"), "colour", "unknown key 'colour'; allowed keys: batch,"),
+    (one(extra="tolerance: {factr: 2, reason: r}"), "tolerance.factr",
+     "unknown key 'factr'; did you mean 'factor'? allowed keys: factor, reason"),
+    (one(op="ConvTranspose2d"), "op", "unknown op 'ConvTranspose2d'; did you mean 'conv_transpose2d'? allowed: conv,"),
+    (one(extra="padding: sme"), "padding", "unknown word 'sme'; did you mean 'same'? allowed: an int,"),
+    (one(extra="frameworks: [pytorch]"), "frameworks", "unknown framework 'pytorch'; did you mean 'torch'? known:"),
+    (one(extra="xfail: {tensorflw: broken}"), "xfail", "unknown framework 'tensorflw'; did you mean 'tensorflow'?"),
+    (one(extra="golden: {xx: 1}"), "golden", "unknown entry 'xx'; did you mean 'x'? allowed: x, w, b, g,"),
+])
+def test_unknown_names_suggest_the_nearest_allowed_one(body, field, message):
+    _, errors = errors_of(body)
+    assert errors[0].field == field and message in errors[0].message, str(errors[0])
+
+
+def test_unknown_top_level_key_suggests_the_nearest():
+    _, errors = errors_of("defaults: {}\ncase: []\n")
+    assert str(errors[0]) == ("t.yaml:2: field 'case': unknown top-level key 'case'; did you mean 'cases'? "
+                              "allowed: defaults, cases")
+
+
+def test_case_error_prints_the_column_when_known():
+    from harness.case import CaseError
+
+    assert str(CaseError("f.yaml", 3, None, None, "bad", column=7)) == "f.yaml:3:7: bad"
+    assert str(CaseError("f.yaml", 3, "a", "kernel", "bad")) == "f.yaml:3: case 'a' field 'kernel': bad"
+    assert str(CaseError("f.yaml", None, None, None, "bad", column=7)) == "f.yaml: bad"

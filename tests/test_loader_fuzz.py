@@ -11,9 +11,18 @@ from hypothesis import strategies as st
 from harness import oracle
 from harness.case import CaseError
 from harness.loader import CaseSpec, load_file, load_text, to_case
-from tests.strategies import case_file_text, hostile_text, valid_transpose_spec
+from tests.strategies import (
+    case_file_text,
+    hostile_text,
+    mutated_library_bytes,
+    mutated_library_text,
+    valid_transpose_spec,
+)
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+HOSTILE = settings(max_examples=300, deadline=None,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+UNLOCATABLE = ("cannot read", "limited to")  # an unreadable or oversize file has no line to name
 
 
 def _check_errors(errors) -> None:
@@ -43,6 +52,34 @@ def test_mutated_cases_give_located_errors_and_the_good_case_survives(text):
 def test_hostile_text_never_raises(text):
     cases, errors = load_text(text, "f.yaml")
     _check_errors(errors)
+
+
+def _check_located(result, name: str) -> None:
+    """load_text / load_file returned (cases, errors); every error is a located CaseError."""
+    cases, errors = result
+    assert isinstance(cases, list) and isinstance(errors, list)
+    for e in errors:
+        assert isinstance(e, CaseError) and e.file == name and e.message
+        assert "internal loader error" not in e.message, str(e)
+        assert e.line is not None or any(s in e.message for s in UNLOCATABLE), str(e)
+        assert e.line is None or e.line >= 1
+
+
+@HOSTILE
+@given(mutated_library_text)
+def test_hostile_mutations_of_library_files_give_located_errors(text):
+    """Control characters, junk, truncation, deep nesting, aliases, huge numbers, duplicated and
+    swapped keys and values, product bombs: never an exception, always a line."""
+    _check_located(load_text(text, "f.yaml"), "f.yaml")
+
+
+@settings(HOSTILE, max_examples=100)
+@given(mutated_library_bytes)
+def test_hostile_bytes_of_library_files_through_load_file(tmp_path_factory, data):
+    """The same, plus invalid UTF-8, byte-order marks, NULs and cuts through a character."""
+    path = tmp_path_factory.mktemp("hostile") / "f.yaml"
+    path.write_bytes(data)
+    _check_located(load_file(path), str(path))
 
 
 @FUZZ

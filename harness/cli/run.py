@@ -26,11 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True)
     cases, errors = loader.load_paths(args.paths)
     for e in errors:
-        console.print(f"[red]invalid case[/red] {e}", markup=True, highlight=False)
+        console.print(f"[red]invalid case[/red] {escape(str(e))}", markup=True, highlight=False)
     try:
         items = select_items(cases, args.framework, args.dtype, args.k, args.exclude_mark)
     except KeyError as exc:
