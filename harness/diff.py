@@ -22,15 +22,13 @@ Rows are matched on (case_id, file, dtype, framework, quantity). Categories:
 
 from __future__ import annotations
 
-import argparse
-import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from harness import results
+from harness.formatting import fmt, text
 from harness.status import FAILING, NOT_FAILING, Status
 
 KEY = list(results.KEY)  # case_id, file, dtype, framework, quantity
@@ -180,21 +178,14 @@ def diff_files(old_path: str | Path, new_path: str | Path, factor: float = 2.0, 
 
 
 # ---------------------------------------------------------------------------------------------
-# rendering: console (rich) and HTML (the report's template)
+# console output (rich); the HTML page is harness.diff_page
 
 MAX_CONSOLE_ROWS = 40
 
 
 def _f(v) -> str:
-    from harness.report import fmt
-
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return fmt(v) if isinstance(v, (int, float)) else str(v)
-
-
-def _s(v) -> str:
-    return "" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
+    """A number as the tables show it; other values as text ('–' when missing)."""
+    return fmt(v) if isinstance(v, (int, float)) else (text(v) or fmt(None))
 
 
 def print_diff(changes: Changes, console) -> None:
@@ -214,13 +205,13 @@ def print_diff(changes: Changes, console) -> None:
         if len(frame) > MAX_CONSOLE_ROWS:
             console.print(Text(f"… and {len(frame) - MAX_CONSOLE_ROWS} more"))
 
-    where = [("case", lambda r: f"{_s(r['file'])}::{_s(r['case_id'])}"), ("framework", lambda r: _s(r["framework"])),
-             ("dtype", lambda r: _s(r["dtype"])), ("quantity", lambda r: _s(r["quantity"]))]
-    transition = [("status", lambda r: f"{_s(r['old_status'])} → {_s(r['new_status'])}"),
+    where = [("case", lambda r: f"{text(r['file'])}::{text(r['case_id'])}"), ("framework", lambda r: text(r["framework"])),
+             ("dtype", lambda r: text(r["dtype"])), ("quantity", lambda r: text(r["quantity"]))]
+    transition = [("status", lambda r: f"{text(r['old_status'])} → {text(r['new_status'])}"),
                   ("bound ratio", lambda r: f"{_f(r['old_bound_ratio'])} → {_f(r['new_bound_ratio'])}")]
     table("New failures", changes.new_failures,
-          [*where, *transition, ("message", lambda r: _s(r["new_message"])[:120]),
-           ("xfail", lambda r: _s(r["new_xfail"]))], "bold red")
+          [*where, *transition, ("message", lambda r: text(r["new_message"])[:120]),
+           ("xfail", lambda r: text(r["new_xfail"]))], "bold red")
     table(f"Bound ratio grew more than {changes.factor:g}x (now > {changes.min_ratio:g})", changes.grown,
           [*where, *transition, ("growth", lambda r: f"{_f(r['growth'])}x")], "bold red")
     table("Fixed", changes.fixed, [*where, *transition], "bold green")
@@ -228,7 +219,7 @@ def print_diff(changes: Changes, console) -> None:
                                          on=KEY, how="left", indicator=True)
     other = other[other["_merge"] == "left_only"]
     table("Other status changes", other, [*where, *transition], "bold yellow")
-    row_cols = [*where, ("status", lambda r: _s(r["status"])), ("bound ratio", lambda r: _f(r["bound_ratio"]))]
+    row_cols = [*where, ("status", lambda r: text(r["status"])), ("bound ratio", lambda r: _f(r["bound_ratio"]))]
     table("Added rows", changes.added, row_cols, "bold cyan")
     table("Removed rows", changes.removed, row_cols, "bold magenta")
     if not changes.versions.empty:
@@ -237,7 +228,7 @@ def print_diff(changes: Changes, console) -> None:
         for name in ("source", "name", "old", "new"):
             t.add_column(name, overflow="fold")
         for _, row in changes.versions.iterrows():
-            t.add_row(*(Text(_s(row[c])) for c in ("source", "name", "old", "new")))
+            t.add_row(*(Text(text(row[c])) for c in ("source", "name", "old", "new")))
         console.print(t)
     counts = ", ".join(f"{n} {k}" for k, n in changes.counts().items() if n)
     verdict = "REGRESSED" if changes.regressed else ("no changes" if changes.empty else "no regression")
@@ -245,158 +236,3 @@ def print_diff(changes: Changes, console) -> None:
     console.print(Text.assemble((f"{verdict}", style),
                                 f": {changes.old_label} → {changes.new_label} ({changes.matched} rows matched"
                                 + (f"; {counts}" if counts else "") + ")"))
-
-
-def _ratio_cell(v, tol=None):
-    from harness.report import ratio_color, sort_key
-
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return ("–", "", "", "")
-    t = tol if isinstance(tol, (int, float)) and not math.isnan(tol) and tol > 0 else 1.0
-    bg, fg = ratio_color(v / t)
-    return (_f(v), sort_key(v), bg, fg)
-
-
-def _num_cell(v):
-    from harness.report import sort_key
-
-    if v is None or v is pd.NA:
-        return ("–", "")
-    return (_f(v), sort_key(v))
-
-
-MAX_HTML_ROWS = 2000
-
-
-def diff_context(changes: Changes) -> dict:
-    """The template's `diff` object: verdict, cards and one generic table per category."""
-    where = [{"key": "case", "label": "case"}, {"key": "file", "label": "file"},
-             {"key": "framework", "label": "framework"}, {"key": "dtype", "label": "dtype"},
-             {"key": "quantity", "label": "quantity"}]
-    trans = [{"key": "status", "label": "status", "kind": "change"},
-             {"key": "old_ratio", "label": "old bound ratio", "kind": "ratio"},
-             {"key": "new_ratio", "label": "new bound ratio", "kind": "ratio"}]
-
-    def transitions(frame: pd.DataFrame) -> list[dict]:
-        out = []
-        for _, r in frame.head(MAX_HTML_ROWS).iterrows():
-            out.append({
-                "case": _s(r["case_id"]), "file": _s(r["file"]), "framework": _s(r["framework"]),
-                "dtype": _s(r["dtype"]), "quantity": _s(r["quantity"]),
-                "status": (_s(r["old_status"]), _s(r["new_status"])),
-                "old_ratio": _ratio_cell(r["old_bound_ratio"], r["old_tolerance"]),
-                "new_ratio": _ratio_cell(r["new_bound_ratio"], r["new_tolerance"]),
-                "growth": _num_cell(r.get("growth")),
-                "message": _s(r["new_message"]), "xfail": _s(r["new_xfail"]),
-                "version": f"{_s(r['old_version'])} → {_s(r['new_version'])}"
-                if _s(r["old_version"]) != _s(r["new_version"]) else _s(r["new_version"]),
-            })
-        return out
-
-    def plain(frame: pd.DataFrame) -> list[dict]:
-        out = []
-        for _, r in frame.head(MAX_HTML_ROWS).iterrows():
-            out.append({"case": _s(r["case_id"]), "file": _s(r["file"]), "framework": _s(r["framework"]),
-                        "dtype": _s(r["dtype"]), "quantity": _s(r["quantity"]), "status": _s(r["status"]),
-                        "ratio": _ratio_cell(r.get("bound_ratio"), r.get("tolerance")),
-                        "version": _s(r.get("version")), "message": _s(r.get("message"))})
-        return out
-
-    msg = {"key": "message", "label": "message", "kind": "msg"}
-    version = {"key": "version", "label": "version"}
-    sections = [
-        {"id": "new-failures", "title": "New failures", "explain": "", "total": len(changes.new_failures),
-         "columns": [*where, *trans, version, msg, {"key": "xfail", "label": "xfail"}],
-         "rows": transitions(changes.new_failures)},
-        {"id": "grown", "title": f"Bound ratio grew more than {changes.factor:g}×",
-         "explain": f"Only rows whose new bound ratio is above {changes.min_ratio:g}.", "total": len(changes.grown),
-         "columns": [*where, *trans, {"key": "growth", "label": "growth ×", "kind": "num"}, version],
-         "rows": transitions(changes.grown)},
-        {"id": "fixed", "title": "Fixed", "explain": "", "total": len(changes.fixed),
-         "columns": [*where, *trans, version], "rows": transitions(changes.fixed)},
-        {"id": "status", "title": "All status changes", "explain": "", "total": len(changes.status_changes),
-         "columns": [*where, *trans, version, msg], "rows": transitions(changes.status_changes)},
-        {"id": "added", "title": "Added rows", "explain": "In the new file only.", "total": len(changes.added),
-         "columns": [*where, {"key": "status", "label": "status", "kind": "status"},
-                     {"key": "ratio", "label": "bound ratio", "kind": "ratio"}, version, msg],
-         "rows": plain(changes.added)},
-        {"id": "removed", "title": "Removed rows", "explain": "In the old file only.", "total": len(changes.removed),
-         "columns": [*where, {"key": "status", "label": "status", "kind": "status"},
-                     {"key": "ratio", "label": "bound ratio", "kind": "ratio"}, version, msg],
-         "rows": plain(changes.removed)},
-        {"id": "versions", "title": "Version and environment changes", "explain": "", "total": len(changes.versions),
-         "columns": [{"key": "source", "label": "source"}, {"key": "name", "label": "name"},
-                     {"key": "old", "label": "old"}, {"key": "new", "label": "new"}],
-         "rows": [{k: _s(v) for k, v in r.items()} for r in changes.versions.to_dict("records")]},
-    ]
-    counts = changes.counts()
-    cards = [
-        {"label": "new failures", "value": counts["new failures"], "cls": "bad" if counts["new failures"] else "good"},
-        {"label": f"ratio grew > {changes.factor:g}×", "value": counts["ratio growth"],
-         "cls": "bad" if counts["ratio growth"] else "good"},
-        {"label": "fixed", "value": counts["fixed"], "cls": "good" if counts["fixed"] else ""},
-        {"label": "expected new failures (xfail)", "value": counts["expected new failures (xfail)"], "cls": ""},
-        {"label": "status changes", "value": counts["status changes"], "cls": ""},
-        {"label": "rows added", "value": counts["added"], "cls": ""},
-        {"label": "rows removed", "value": counts["removed"], "cls": "warn" if counts["removed"] else ""},
-        {"label": "version changes", "value": counts["version changes"], "cls": ""},
-        {"label": "rows matched", "value": changes.matched, "cls": ""},
-    ]
-    if changes.regressed:
-        parts = []
-        if counts["new failures"]:
-            n = counts["new failures"]
-            parts.append(f"{n} new failure{'' if n == 1 else 's'}")
-        if counts["ratio growth"]:
-            n = counts["ratio growth"]
-            parts.append(f"{n} row{'' if n == 1 else 's'} whose bound ratio grew more than {changes.factor:g}×")
-        headline = "Regression: " + " and ".join(parts)
-    elif changes.empty:
-        headline = "No changes: every row has the same status, no ratio grew, same versions"
-    else:
-        headline = "No regression"
-    subline = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or f"{changes.matched} rows matched"
-    return {"old": changes.old_label, "new": changes.new_label, "factor": changes.factor,
-            "min_ratio": changes.min_ratio, "regressed": changes.regressed, "headline": headline,
-            "subline": subline, "cards": cards, "sections": sections}
-
-
-def write_diff_html(changes: Changes, path: str | Path) -> Path:
-    from harness.report import render_page
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_page(diff=diff_context(changes), title="Convolution equivalence: what changed"),
-                    encoding="utf-8")
-    return path
-
-
-def cmd_diff(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=160)  # CI logs: wide enough that tables do not fold every cell
-    try:
-        changes = diff_files(args.old, args.new, factor=args.factor, min_ratio=args.min_ratio)
-    except (OSError, ValueError) as exc:
-        console.print(f"cannot read results: {exc}", markup=False, highlight=False)
-        return 2
-    print_diff(changes, console)
-    if args.html:
-        out = write_diff_html(changes, args.html)
-        console.print(f"diff written to {out}", markup=False, highlight=False)
-    return 1 if changes.regressed else 0
-
-
-def add_command(sub) -> None:
-    p = sub.add_parser("diff", help="what changed between two results files (exit 1 on regression)",
-                       description=__doc__.split("\n\n")[0])
-    p.add_argument("old", help="the earlier results file (Parquet)")
-    p.add_argument("new", help="the later results file (Parquet)")
-    p.add_argument("--factor", type=float, default=2.0,
-                   help="bound-ratio growth that counts as a regression (default 2.0)")
-    p.add_argument("--min-ratio", type=float, default=MIN_RATIO,
-                   help=f"ignore growth unless the new bound ratio is above this (default {MIN_RATIO:g})")
-    p.add_argument("--html", help="also write the diff as an HTML page")
-    p.set_defaults(func=cmd_diff)

@@ -163,3 +163,17 @@ def test_an_expected_failure_growing_is_not_a_regression(base, tmp_path):
     results.write_parquet(new, paths[1], env)
     changes = diff.diff_files(*paths)
     assert list(changes.grown.case_id) == ["conv2d_s2_pad"]
+
+
+def test_harness_diff_writes_the_diff_page(base, tmp_path, capsys):
+    """`harness diff --html`; the page comes from harness.diff_page."""
+    from harness import cli, diff_page
+
+    df, env, path = base
+    page = tmp_path / "d" / "diff.html"
+    assert cli.main(["diff", str(path), str(path), "--html", str(page)]) == 0
+    assert "no changes" in capsys.readouterr().out
+    text = page.read_text(encoding="utf-8")
+    assert "No changes" in text and "<b>k5</b>" not in text
+    direct = diff_page.write_diff_html(diff.diff_files(path, path), tmp_path / "direct.html")
+    assert direct.read_text(encoding="utf-8").count("<script") == 1  # no report data on a diff page

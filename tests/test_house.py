@@ -72,7 +72,6 @@ def test_long_function_checker_flags_61_lines():
     assert long_functions(source.replace("        x0 = 0\n", ""), "m.py") == []  # 60 lines is allowed
 
 
-@pytest.mark.xfail(strict=False, reason="issue 10 in progress: long functions being split")
 def test_no_function_longer_than_60_lines():
     offenders = [line for path in harness_files() for line in long_functions(path.read_text(), relative(path))]
     assert not offenders, "functions longer than 60 lines:\n" + "\n".join(offenders)
@@ -178,7 +177,6 @@ def test_import_graph_sees_the_harness():
     assert graph["harness.translate"] == set()
 
 
-@pytest.mark.xfail(strict=False, reason="issue 10 in progress: report.py and diff.py import each other lazily")
 def test_no_import_cycles():
     cycles = import_cycles(harness_import_graph())
     assert not cycles, "import cycles between harness modules:\n" + "\n".join(cycles)
@@ -355,7 +353,6 @@ def test_status_checker_ignores_other_uses_of_the_words():
     assert status_literals(source, "m.py") == []
 
 
-@pytest.mark.xfail(strict=False, reason="issue 10 in progress: status string literals being replaced by Status")
 def test_no_status_string_literals():
     offenders = [line for path in harness_files() if path.name != "status.py"
                  for line in status_literals(path.read_text(), relative(path))]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import html
+import json
 import re
 import types
 from html.parser import HTMLParser
@@ -20,11 +21,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import adapters, cli, loader, report, results
+from harness import adapters, cli, formatting, loader, report, results, session
 from harness.adapters import numpy_adapter
 from harness.adapters.base import UNSUPPORTED, Plan
 from harness.inputs import UNIT_ROUNDOFF, round_to_dtype
 from harness.runner import run_item
+from harness.status import Status
 from tests.helpers import make_case
 
 XSS = "<script>alert(1)</script>"
@@ -96,7 +98,7 @@ def invalid_case_rows(tmp: Path) -> list[dict]:
     bad.write_text("cases:\n  - id: typo\n    op: conv2d\n    kernal: 3\n")
     _cases, errors = loader.load_paths([bad])
     assert errors, "the bad case file should not load"
-    return cli.load_error_rows(errors)
+    return session.load_error_rows(errors)
 
 
 @functools.lru_cache(maxsize=2)
@@ -185,9 +187,11 @@ def test_report_is_one_self_contained_file(built):
     # the only absolute URLs are the cases' reference links (<a>, opened by a click, never fetched)
     for m in re.finditer(r"<(\w+)[^>]*\bhref\s*=\s*\"(https?:)?//", text, re.I):
         assert m.group(1).lower() == "a", m.group(0)
-    assert text.count("<script>") == 1 and text.count("</script>") == 1  # our own inline script
+    # our own inline script, and the page's data: JSON that no browser runs
+    assert text.count("<script") == 2 and text.count("</script>") == 2
+    assert text.count("<script>") == 1 and text.count('<script type="application/json" id="report-data">') == 1
     assert text.count("<style>") >= 1
-    assert "<svg" in text  # the plots are inline SVG
+    assert text.count("<svg") == 3  # the plots are inline SVG: two distributions, error against K
 
 
 def test_summary_counts_match_the_rows(built):
@@ -215,10 +219,17 @@ def test_every_status_appears_in_the_matrix_with_its_colour(built):
     for status in ("pass", "mismatch", "shape_mismatch", "error", "unsupported"):
         assert f"c st-{status}" in matrix, status
     assert " xf" in matrix  # the xfail case
-    assert report.STATUS_COLORS["error"][0] in matrix
+    assert formatting.STATUS_COLORS[Status.ERROR][0] in matrix
     # the xfail case's failures are listed, but not counted as failing
     failures = tables_of(text)["failures-table"]
     assert any("convT1d_k4_s2_p1" in row[0] and "xfail" in row[0] for row in failures[1:])
+
+
+def page_data(text: str) -> dict:
+    """The page's JSON blob (harness.report.data), parsed."""
+    start = text.index('<script type="application/json" id="report-data">')
+    start = text.index(">", start) + 1
+    return json.loads(text[start:text.index("</script>", start)])
 
 
 def test_strings_from_case_files_are_escaped(built):
@@ -226,10 +237,22 @@ def test_strings_from_case_files_are_escaped(built):
     assert XSS not in text
     assert "<b>bold</b>" not in text
     assert html.escape(XSS) in text or "&lt;script&gt;alert(1)&lt;/script&gt;" in text
-    assert "&lt;b&gt;bold&lt;/b&gt; &amp; more" in text
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; more" in text  # the matrix's filter text holds the description
     assert 'href="javascript:' not in text  # a non-http ref is shown as text, never as a link
-    assert "javascript:alert(2)" in text
-    assert "https://example.org/issue?a=1&amp;b=&lt;x&gt;" in text
+    # the case details travel in the page's JSON, where '<', '>' and '&' are escaped; the page's script
+    # sets them as text (tests/test_report_browser.py opens the case)
+    blob = text[text.index('id="report-data">'):]
+    blob = blob[:blob.index("</script>")]
+    assert not set("<>&\u2028\u2029") & set(blob[len('id="report-data">'):])
+    assert "https://example.org/issue?a=1\\u0026b=\\u003cx\\u003e" in blob
+    data = page_data(text)
+    strings = data["strings"]
+    evil = [i for i, s in enumerate(strings) if s == f"evil{XSS}"]
+    assert evil and data["cases"]["id"].count(evil[0]) == 1
+    refs = {strings[ref]: link for case in data["cases"]["refs"] for ref, link in case}
+    assert refs == {"javascript:alert(2)": 0, "https://example.org/issue?a=1&b=<x>": 1,
+                    "https://github.com/pytorch/pytorch/issues/14272": 1}
+    assert "description <script>alert(1)</script> <b>bold</b> & more" in strings
 
 
 def test_csv_has_every_row_and_a_run_column(built):
@@ -269,12 +292,13 @@ def test_build_report_library_call_and_empty_results(tmp_path):
 
 
 def test_colour_scale():
-    greens = [report.ratio_color(r)[0] for r in (0.0, 1e-3, 0.1, 1.0)]
-    reds = [report.ratio_color(r)[0] for r in (1.5, 30.0, 1e4, float("inf"))]
+    greens = [formatting.ratio_color(r)[0] for r in (0.0, 1e-3, 0.1, 1.0)]
+    reds = [formatting.ratio_color(r)[0] for r in (1.5, 30.0, 1e4, float("inf"))]
     hue = lambda c: int(re.match(r"hsl\((\d+)", c).group(1))  # noqa: E731
     assert all(hue(c) >= 70 for c in greens) and all(hue(c) <= 30 for c in reds)
     assert [hue(c) for c in greens] == sorted((hue(c) for c in greens), reverse=True)
-    assert report.fmt(float("nan")) == "–" and report.fmt(float("inf")) == "∞" and report.fmt(0.012345) == "0.0123"
+    fmt = formatting.fmt
+    assert fmt(float("nan")) == "–" and fmt(float("inf")) == "∞" and fmt(0.012345) == "0.0123"
 
 
 def test_a_framework_skipped_in_one_run_is_shown_from_the_run_that_ran_it(tmp_path):
@@ -289,3 +313,20 @@ def test_a_framework_skipped_in_one_run_is_shown_from_the_run_that_ran_it(tmp_pa
     assert len(merged) == len(main) - int((main.framework == "numpy").sum()) + len(other)
     alone = report.merge_runs(runs[:1])  # one run: nothing is dropped, skipped rows included
     assert len(alone) == len(main)
+
+
+def test_harness_report_with_a_baseline_and_the_library_call(tmp_path, capsys):
+    """`harness report` runs the same report, --baseline included; report_files is the library call."""
+    from harness import cli
+
+    df, env = demo_frame(tmp_path)
+    path = results.write_parquet(df, tmp_path / "results.parquet", env)
+    out = tmp_path / "page" / "index.html"
+    assert cli.main(["report", f"now={path}", "-o", str(out), "--baseline", str(path), "--no-csv"]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert 'id="diff"' in text and "No changes" in text and 'id="matrix-table"' in text
+    assert not out.with_suffix(".csv").exists() and "report written to" in capsys.readouterr().err
+    assert cli.main(["report", str(path), str(path), "--baseline", str(path)]) == 2  # one results file only
+    written = report.report_files([str(path)], tmp_path / "lib.html", title="library call")
+    assert written.html.exists() and written.csv == tmp_path / "lib.csv" and written.size == written.html.stat().st_size
+    assert "<title>library call</title>" in written.html.read_text(encoding="utf-8")

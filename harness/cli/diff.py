@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.diff import diff_files, print_diff, write_diff_html
+    from harness.diff import diff_files, print_diff
+    from harness.diff_page import write_diff_html
 
     console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:

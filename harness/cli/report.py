@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 NAME, HELP = "report", "results files → one self-contained HTML report (+ CSV)"
 
@@ -51,10 +50,11 @@ def main(args: argparse.Namespace) -> int:
 
 def existing_specs(specs: list[str], console) -> list[str]:
     """The PATH / LABEL=PATH specs whose file exists; each missing one is named on the console."""
+    from harness.report import parse_spec
+
     kept = []
     for spec in specs:
-        label, sep, path = spec.partition("=")
-        if Path(spec).exists() or (sep and Path(path).exists()):
+        if parse_spec(spec)[0].exists():
             kept.append(spec)
         else:
             console.print(f"no results file {spec}: left out of the report", markup=False, highlight=False)
