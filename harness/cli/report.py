@@ -57,5 +57,6 @@ def existing_specs(specs: list[str], console) -> list[str]:
         if parse_spec(spec)[0].exists():
             kept.append(spec)
         else:
-            console.print(f"no results file {spec}: left out of the report", markup=False, highlight=False)
+            console.print(f"no results file {spec}: left out of the report", markup=False, highlight=False,
+                          soft_wrap=True)
     return kept
