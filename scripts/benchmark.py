@@ -148,9 +148,8 @@ def raw_jax(case, dtype, inp):
     plan = jax_adapter.plan(case, dtype, "lax")
     fn = jax_adapter._prepared(case, dtype, plan)  # the jitted forward + VJP the adapter calls
     xp, wp = jax_padding.data_permutation(2, case.layout), jax_padding.weight_permutation(2, case.layout)
-    dt = np.dtype(getattr(jax.numpy, dtype))
-    args = [jax.device_put(np.ascontiguousarray(np.transpose(a, p)).astype(dt)) for a, p in ((inp.x, xp), (inp.w, wp))]
-    b, g = jax.device_put(inp.b.astype(dt)), jax.device_put(np.ascontiguousarray(np.transpose(inp.g, xp)).astype(dt))
+    args = [jax.device_put(np.ascontiguousarray(np.transpose(a, p))) for a, p in ((inp.x, xp), (inp.w, wp))]
+    b, g = jax.device_put(inp.b), jax.device_put(np.ascontiguousarray(np.transpose(inp.g, xp)))
 
     def call():
         return jax.block_until_ready(fn(*args, b, g))
