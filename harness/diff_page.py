@@ -1,43 +1,18 @@
 """The diff as a page (or a section of the report): verdict, cards and one table per category.
 
-Reads a `harness.diff.Changes` (its frames and counts; `Changes` below says what is used) and
-never imports harness.diff: the diff knows nothing of pages, pages nothing of how rows are matched.
+Reads a `harness.diff.Changes` (its frames and counts): the diff knows nothing of pages, and the
+page nothing of how rows are matched.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
 
 import pandas as pd
 
+from harness.diff import Changes
 from harness.formatting import fmt, is_num, ratio_color, sort_key, text
 from harness.render import render_page
-
-
-class Changes(Protocol):
-    """What the page reads of a harness.diff.Changes."""
-
-    new_failures: pd.DataFrame
-    grown: pd.DataFrame
-    fixed: pd.DataFrame
-    added: pd.DataFrame
-    removed: pd.DataFrame
-    status_changes: pd.DataFrame
-    versions: pd.DataFrame
-    factor: float
-    min_ratio: float
-    old_label: str
-    new_label: str
-    matched: int
-
-    @property
-    def regressed(self) -> bool: ...
-
-    @property
-    def empty(self) -> bool: ...
-
-    def counts(self) -> dict[str, int]: ...
 
 MAX_HTML_ROWS = 2000
 WHERE = [{"key": "case", "label": "case"}, {"key": "file", "label": "file"},
