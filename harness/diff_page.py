@@ -7,12 +7,15 @@ page nothing of how rows are matched.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from harness.diff import Changes
 from harness.formatting import fmt, is_num, ratio_color, sort_key, text
 from harness.render import render_page
+
+if TYPE_CHECKING:  # only its type: the page never needs how rows are matched
+    from harness.diff import Changes
 
 MAX_HTML_ROWS = 2000
 WHERE = [{"key": "case", "label": "case"}, {"key": "file", "label": "file"},

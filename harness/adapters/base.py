@@ -14,7 +14,7 @@ An adapter module (one per framework) defines the same names:
         cotangent inputs.g, and returns y, dx, dw (and db with bias) as float64, channels-first.
     FORWARD_ONLY_RUNS: bool           optional (default False): run() accepts inputs.g None and then
         returns y alone; the runner uses it for the identity rows, which need only the dual op's
-        forward (for JAX that halves what the identity rows compile)
+        forward (for JAX that cuts what the identity rows compile)
 
 `run` raises `Unsupported` when the framework refuses a case it cannot compute (its message is
 kept), and lets any other exception through: the runner records it as an `error` row.

@@ -15,7 +15,7 @@ Padding is passed as explicit pairs; lax accepts negative padding (it crops), so
 an extra crop. float64 needs ``jax_enable_x64``, switched on at first use (importing this module
 does not import jax). Every (op, parameters, dtype, layout, formulation) gets one jitted function
 computing (y, dx, dw, db), cached; jit caches the compiled executable per input shape. The
-identity rows' dual op runs forward only (FORWARD_ONLY_RUNS): half the compilation of a full VJP.
+identity rows' dual op runs forward only (FORWARD_ONLY_RUNS): its program is a fraction of a forward+VJP.
 """
 
 from __future__ import annotations
