@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all setup browser run report test lint bench chainer versions clean
+.PHONY: all setup browser run report test partial lint bench chainer versions clean
 all: run
 
 setup: $(VENV)/.installed
@@ -45,6 +45,10 @@ versions: setup
 
 test: setup
 	$(BIN)/python -m pytest -n auto
+
+# a partial install (base package + torch only) in its own tox env: nothing may need the other frameworks
+partial: setup
+	$(BIN)/tox -e partial-torch
 
 lint: setup
 	$(BIN)/ruff check .
