@@ -101,3 +101,19 @@ def test_load_errors_become_error_rows_naming_the_place():
     rows = session.load_error_rows([CaseError("cases/x.yaml", 4, "k", "kernal", "unknown key")])
     assert rows[0]["status"] == Status.ERROR and rows[0]["line"] == 4 and rows[0]["framework"] == "loader"
     assert "cases/x.yaml:4: case 'k' field 'kernal': unknown key" == rows[0]["message"]
+
+
+def test_a_framework_not_installed_has_no_known_issue_and_gives_skipped_rows(monkeypatch):
+    """`pip install .` alone: onnx_adapter imports, onnx does not; its grouped-ConvTranspose known issue
+    must not import onnx (it crashed `harness run`), and the items are skipped."""
+    from harness.adapters import onnx_adapter
+    from harness.runner import expected_failure, run_item
+
+    grouped = replace(make_case("conv_transpose", 1, 1, 4, 4, 5, 3, 2), groups=2)
+    adapter = adapters.get("onnx-reference")
+    monkeypatch.setattr(onnx_adapter, "available", lambda: False)
+    monkeypatch.setattr(onnx_adapter, "_onnx", lambda: (_ for _ in ()).throw(ModuleNotFoundError("onnx")))
+    expected_failure.cache_clear()
+    assert adapter.known_issue(grouped, "float32") is None
+    assert {r["status"] for r in run_item(grouped, "float32", adapter)} == {Status.SKIPPED}
+    expected_failure.cache_clear()
