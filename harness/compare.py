@@ -10,7 +10,7 @@ and pass when every element is within `factor` times the bound.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -195,3 +195,90 @@ def _judge(a: np.ndarray, err: np.ndarray, ref: Expected, bad: np.ndarray | None
         result.message = (f"{n_over} of {a.size} element(s) differ where integer inputs make every sum exact"
                           if ref.exact else f"{n_over} of {a.size} element(s) outside the bound")
     return result
+
+
+@dataclass(frozen=True)
+class ExpectedSet:
+    """The `Expected` of every quantity of one (case, dtype), laid end to end in flat arrays (each
+    quantity's arrays are views into them), so that one item's quantities are compared in one pass:
+    for small convs the per-call cost of NumPy, not the elements, is what a comparison costs."""
+
+    parts: dict[str, Expected]
+    offsets: np.ndarray  # where each quantity starts in the flat arrays
+    values: np.ndarray
+    scale: np.ndarray
+    bound: np.ndarray
+    magnitude: np.ndarray
+    ulp: np.ndarray
+
+    @property
+    def batchable(self) -> bool:
+        """Every quantity finite, non-empty and outside the exact tier: the one-pass path applies."""
+        return all(p.finite and not p.exact and p.values.size for p in self.parts.values())
+
+
+def expected_set(values: dict[str, np.ndarray], scales: dict[str, np.ndarray], dtype: str, k: dict[str, int],
+                 exact: dict[str, bool]) -> ExpectedSet:
+    """`expected` for every quantity, the arrays shared end to end (no more memory than one each)."""
+    names = list(values)
+    sizes = [values[q].size for q in names]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    flat_values = np.concatenate([values[q].ravel() for q in names]) if names else np.empty(0)
+    flat_scale = np.concatenate([scales[q].ravel() for q in names]) if names else np.empty(0)
+    parts, flats = {}, {"bound": [], "magnitude": [], "ulp": []}
+    for q, start, n in zip(names, offsets, sizes):
+        view = lambda flat: flat[start:start + n].reshape(values[q].shape)  # noqa: B023, E731
+        part = expected(view(flat_values), view(flat_scale), dtype, k[q], exact[q])
+        parts[q] = part
+        for name in flats:
+            flats[name].append(getattr(part, name).ravel())
+    joined = {name: np.concatenate(arrays) if arrays else np.empty(0) for name, arrays in flats.items()}
+    for q, start, n in zip(names, offsets, sizes):  # the parts' own arrays become views too
+        view = lambda flat: flat[start:start + n].reshape(values[q].shape)  # noqa: B023, E731
+        parts[q] = replace(parts[q], bound=view(joined["bound"]), magnitude=view(joined["magnitude"]),
+                           ulp=view(joined["ulp"]))
+    return ExpectedSet(parts, offsets, flat_values, flat_scale, **joined)
+
+
+def compare_all(actuals: dict, ref: ExpectedSet, factor: float = 1.0) -> dict[str, Comparison]:
+    """`compare` for every quantity of `ref` at once; the same numbers as one call per quantity."""
+    arrays = {q: None if actuals.get(q) is None else np.asarray(actuals[q], dtype=np.float64) for q in ref.parts}
+    if ref.batchable and all(a is not None and a.shape == ref.parts[q].values.shape for q, a in arrays.items()):
+        with np.errstate(invalid="ignore", over="ignore"):
+            err = np.concatenate([a.ravel() for a in arrays.values()])
+            np.subtract(err, ref.values, out=err)
+            np.abs(err, out=err)
+            finite = math.isfinite(float(err.sum()))
+        if finite:
+            return _judge_all(arrays, err, ref, factor)
+    return {q: compare(arrays[q], p.values, p.scale, p.dtype, p.k, factor, p.exact, p) for q, p in ref.parts.items()}
+
+
+def _judge_all(arrays: dict[str, np.ndarray], err: np.ndarray, ref: ExpectedSet, factor: float) -> dict:
+    """`_judge` over all quantities in one pass (maxima per quantity with reduceat: order-free, exact)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.divide(err, ref.bound)
+        tmp = np.empty_like(err)
+        max_rel = np.fmax.reduceat(np.divide(err, ref.magnitude, out=tmp), ref.offsets)
+        max_eu = np.fmax.reduceat(np.divide(err, ref.scale, out=tmp), ref.offsets)
+        max_ulps = np.maximum.reduceat(np.divide(err, ref.ulp, out=tmp), ref.offsets)
+        max_abs = np.maximum.reduceat(err, ref.offsets)
+    out = {}
+    for i, (q, part) in enumerate(ref.parts.items()):
+        start, a = int(ref.offsets[i]), arrays[q]
+        segment = ratio[start:start + a.size]
+        flat = int(segment.argmax())
+        bound_ratio = float(segment[flat])
+        rel, eu = float(max_rel[i]), float(max_eu[i]) / UNIT_ROUNDOFF[part.dtype]
+        result = Comparison(
+            Status.PASS, max_abs_error=float(max_abs[i]), max_rel_error=0.0 if math.isnan(rel) else rel,
+            error_ratio=0.0 if math.isnan(eu) else eu, bound_ratio=bound_ratio, max_ulps=float(max_ulps[i]),
+            worst_index=tuple(int(j) for j in np.unravel_index(flat, a.shape)), worst_actual=float(a.flat[flat]),
+            worst_expected=float(part.values.flat[flat]), worst_bound=float(part.bound.flat[flat]) * factor,
+            reduction_length=part.k,
+        )
+        if bound_ratio > factor:
+            result.status = Status.MISMATCH
+            result.message = f"{int(np.count_nonzero(segment > factor))} of {a.size} element(s) outside the bound"
+        out[q] = result
+    return out
