@@ -147,6 +147,11 @@ def compare(actual, expected_values: np.ndarray, scale: np.ndarray, dtype: str, 
     return _judge_careful(a, err, ref, factor)
 
 
+def compare_to(actual, ref: Expected, factor: float = 1.0) -> Comparison:
+    """`compare` against a prepared `Expected` (its values, scale, dtype, k and tier)."""
+    return compare(actual, ref.values, ref.scale, ref.dtype, ref.k, factor, ref.exact, ref)
+
+
 def _judge_careful(a: np.ndarray, err: np.ndarray, ref: Expected, factor: float) -> Comparison:
     """Some value is NaN/Inf (or huge): non-finite oracle values must be reproduced exactly (NaN for
     NaN, the same infinity), a non-finite result where the oracle is finite never passes, and the
@@ -180,8 +185,16 @@ def _judge(a: np.ndarray, err: np.ndarray, ref: Expected, bad: np.ndarray | None
         max_rel = float(np.fmax.reduce(np.divide(err, ref.magnitude, out=ratio_b), axis=None))
         max_eu = float(np.fmax.reduce(np.divide(err, ref.scale, out=ratio_b), axis=None)) / u
         max_ulps = float(np.divide(err, ref.ulp, out=ratio_b).max())
+    return _comparison(a, ref, factor, flat, bound_ratio, n_over, float(err.max()), max_rel, max_eu, max_ulps,
+                       shown=shown, bad=bad)
+
+
+def _comparison(a: np.ndarray, ref: Expected, factor: float, flat: int, bound_ratio: float, n_over: int,
+                max_abs: float, max_rel: float, max_eu: float, max_ulps: float, shown: np.ndarray | None = None,
+                bad: np.ndarray | None = None) -> Comparison:
+    """One quantity's statistics → its Comparison: the worst element (`flat`) and the status."""
     result = Comparison(
-        Status.PASS, max_abs_error=float(err.max()), max_rel_error=0.0 if math.isnan(max_rel) else max_rel,
+        Status.PASS, max_abs_error=max_abs, max_rel_error=0.0 if math.isnan(max_rel) else max_rel,
         error_ratio=0.0 if math.isnan(max_eu) else max_eu, bound_ratio=bound_ratio, max_ulps=max_ulps,
         worst_index=tuple(int(i) for i in np.unravel_index(flat, a.shape)), worst_actual=float(a.flat[flat]),
         worst_expected=float((ref.values if shown is None else shown).flat[flat]),
@@ -190,7 +203,7 @@ def _judge(a: np.ndarray, err: np.ndarray, ref: Expected, bad: np.ndarray | None
     if bad is not None and bad.any():
         result.status = Status.MISMATCH
         result.message = f"{int(bad.sum())} element(s) non-finite where the oracle differs (NaN/Inf)"
-    elif result.bound_ratio > factor:
+    elif bound_ratio > factor:
         result.status = Status.MISMATCH
         result.message = (f"{n_over} of {a.size} element(s) differ where integer inputs make every sum exact"
                           if ref.exact else f"{n_over} of {a.size} element(s) outside the bound")
@@ -251,7 +264,7 @@ def compare_all(actuals: dict, ref: ExpectedSet, factor: float = 1.0) -> dict[st
             finite = math.isfinite(float(err.sum()))
         if finite:
             return _judge_all(arrays, err, ref, factor)
-    return {q: compare(arrays[q], p.values, p.scale, p.dtype, p.k, factor, p.exact, p) for q, p in ref.parts.items()}
+    return {q: compare_to(arrays[q], p, factor) for q, p in ref.parts.items()}
 
 
 def _judge_all(arrays: dict[str, np.ndarray], err: np.ndarray, ref: ExpectedSet, factor: float) -> dict:
@@ -269,16 +282,7 @@ def _judge_all(arrays: dict[str, np.ndarray], err: np.ndarray, ref: ExpectedSet,
         segment = ratio[start:start + a.size]
         flat = int(segment.argmax())
         bound_ratio = float(segment[flat])
-        rel, eu = float(max_rel[i]), float(max_eu[i]) / UNIT_ROUNDOFF[part.dtype]
-        result = Comparison(
-            Status.PASS, max_abs_error=float(max_abs[i]), max_rel_error=0.0 if math.isnan(rel) else rel,
-            error_ratio=0.0 if math.isnan(eu) else eu, bound_ratio=bound_ratio, max_ulps=float(max_ulps[i]),
-            worst_index=tuple(int(j) for j in np.unravel_index(flat, a.shape)), worst_actual=float(a.flat[flat]),
-            worst_expected=float(part.values.flat[flat]), worst_bound=float(part.bound.flat[flat]) * factor,
-            reduction_length=part.k,
-        )
-        if bound_ratio > factor:
-            result.status = Status.MISMATCH
-            result.message = f"{int(np.count_nonzero(segment > factor))} of {a.size} element(s) outside the bound"
-        out[q] = result
+        n_over = int(np.count_nonzero(segment > factor)) if bound_ratio > factor else 0
+        out[q] = _comparison(a, part, factor, flat, bound_ratio, n_over, float(max_abs[i]), float(max_rel[i]),
+                             float(max_eu[i]) / UNIT_ROUNDOFF[part.dtype], float(max_ulps[i]))
     return out
