@@ -93,8 +93,9 @@ def _matches(name: str, patterns: list[str] | None) -> bool:
     return all(fnmatch.fnmatch(name, p) if any(c in p for c in "*?[") else p in name for p in patterns)
 
 
-def _wanted(case: Case, adapter: Adapter) -> bool:
-    if case.frameworks and not any(adapter.name == f or adapter.name.startswith(f + "-") for f in case.frameworks):
+def _runs_in(case: Case, adapter: Adapter) -> bool:
+    """The case's own `frameworks:` list (if any) names the adapter, and the adapter has a path for it."""
+    if case.frameworks and not any(registry.named(adapter.name, f) for f in case.frameworks):
         return False
     return adapter.applies_to(case)
 
@@ -122,12 +123,11 @@ def select_items(cases: list[Case], frameworks: list[str] | None = None, dtypes:
     for case in cases:
         if set(case.marks) & set(exclude_marks):
             continue
+        runs_in = [adapter for adapter in chosen if _runs_in(case, adapter)]
         for dtype in case.dtypes:
-            if dtypes and dtype not in dtypes:
-                continue
-            items += [item for adapter in chosen if _wanted(case, adapter)
-                      if _matches((item := Item(case, dtype, adapter)).nodeid, patterns)]
-    return items
+            if not dtypes or dtype in dtypes:
+                items += [Item(case, dtype, adapter) for adapter in runs_in]
+    return [item for item in items if _matches(item.nodeid, patterns)]
 
 
 def golden_cases(cases: list[Case]) -> list[Case]:

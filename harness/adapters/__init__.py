@@ -88,6 +88,11 @@ class Adapter:
         return None if check is None else check(case, dtype, self.path)
 
 
+def named(adapter_name: str, wanted: str) -> bool:
+    """Whether `wanted` names this adapter: itself, or its library ('tensorflow' → 'tensorflow-backprop')."""
+    return adapter_name == wanted or adapter_name.startswith(wanted + "-")
+
+
 def get(name: str) -> Adapter:
     if name not in REGISTRY:
         raise KeyError(f"unknown framework {name!r}; known: {', '.join(REGISTRY)}")
@@ -105,7 +110,7 @@ def select(names: list[str] | None) -> list[Adapter]:
         return all_adapters()
     chosen = []
     for want in names:
-        match = [n for n in REGISTRY if n == want or n.startswith(want + "-")]
+        match = [n for n in REGISTRY if named(n, want)]
         if not match:
             raise KeyError(f"unknown framework {want!r}; known: {', '.join(REGISTRY)}")
         chosen += [get(n) for n in match if get(n) not in chosen]
