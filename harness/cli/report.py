@@ -34,16 +34,14 @@ def main(args: argparse.Namespace) -> int:
         console.print("--baseline needs exactly one results file", markup=False)
         return 2
     try:
-        runs = report.load_runs(specs)
-        changes = diff_files(args.baseline, runs[0][1]["results file"], factor=args.factor) if args.baseline else None
+        changes = diff_files(args.baseline, report.parse_spec(specs[0])[0], factor=args.factor) if args.baseline else None
+        written = report.report_files(specs, args.output, csv_path=args.csv or None, write_csv_file=not args.no_csv,
+                                      title=args.title, changes=changes)
     except (OSError, ValueError) as exc:
-        console.print(f"cannot read results: {exc}", markup=False, highlight=False)
+        console.print(f"cannot read the results or write the report: {exc}", markup=False, highlight=False)
         return 2
-    csv_path = args.csv or None
-    out = report.build_report(runs, args.output, csv_path=csv_path, write_csv_file=not args.no_csv,
-                              title=args.title, changes=changes)
-    csv_note = "" if args.no_csv else f"; rows as CSV in {csv_path or out.with_suffix('.csv')}"
-    console.print(f"report written to {out} ({out.stat().st_size / 1024:.0f} KiB){csv_note}", markup=False,
+    csv_note = f"; rows as CSV in {written.csv}" if written.csv else ""
+    console.print(f"report written to {written.html} ({written.size / 1024:.0f} KiB){csv_note}", markup=False,
                   highlight=False)
     return 0
 
