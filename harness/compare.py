@@ -162,9 +162,17 @@ def _judge_careful(a: np.ndarray, err: np.ndarray, ref: Expected, factor: float)
     same_special = (np.isnan(values) & np.isnan(a)) | (np.isinf(values) & (a == values))
     bad = (~finite_ref & ~same_special) | (finite_ref & ~np.isfinite(a))
     err[~finite_both] = 0.0
-    clean = np.where(finite_ref, values, 0.0)
+    return _judge(a, err, finite_part(ref), bad, factor, shown=values)
+
+
+def finite_part(ref: Expected) -> Expected:
+    """What the finite elements are judged against when the oracle holds NaN/Inf: its non-finite
+    values and scales taken as 0 (the bound there is the underflow allowance alone)."""
+    if ref.finite:
+        return ref
+    clean = np.where(np.isfinite(ref.values), ref.values, 0.0)
     scale = np.where(np.isfinite(ref.scale), ref.scale, 0.0)
-    return _judge(a, err, expected(clean, scale, ref.dtype, ref.k, ref.exact), bad, factor, shown=values)
+    return expected(clean, scale, ref.dtype, ref.k, ref.exact)
 
 
 def _judge(a: np.ndarray, err: np.ndarray, ref: Expected, bad: np.ndarray | None, factor: float,

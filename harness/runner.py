@@ -111,7 +111,7 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
         return _rows(base, case, Status.SKIPPED, f"{adapter.library} is not installed here", version="")
     base["version"] = adapter.module.version()
     try:
-        plan: Plan = adapter.module.plan(case, dtype, adapter.path)
+        plan: Plan = adapter.plan(case, dtype)
     except Exception as exc:  # noqa: BLE001 - a planning bug is an error row, not a crash
         return _rows(base, case, Status.ERROR, f"plan failed: {exc!r}", traceback=traceback.format_exc())
     base.update(expression=plan.expression, call=plan.call, reason=plan.reason, device=plan.device)
@@ -122,7 +122,7 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
     base["oracle_seconds"] = time.perf_counter() - oracle_start  # ~0 when cached for this (case, dtype)
     start = time.perf_counter()
     try:
-        got = adapter.module.run(case, dtype, ref.inputs, plan)
+        got = adapter.run(case, dtype, ref.inputs, plan)
     except Unsupported as exc:
         return _rows({**base, "expression": UNSUPPORTED}, case, Status.UNSUPPORTED, str(exc))
     except Exception as exc:  # noqa: BLE001 - any framework exception is a result
@@ -139,7 +139,7 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
 def quantity_rows(case: Case, adapter: Adapter, base: dict, ref: Reference, got: dict, seconds: float) -> list[dict]:
     """One row per quantity: the framework's values against the oracle's (all in one pass)."""
     start = time.perf_counter()
-    if getattr(adapter.module, "GRADIENTS", True):
+    if adapter.gradients:
         found = cmp.compare_all(got, ref.expected, case.tolerance)
     else:
         found = {"y": cmp.compare_to(got.get("y"), ref.expected.parts["y"], case.tolerance)}
@@ -164,11 +164,11 @@ def identity_rows(case: Case, dtype: str, adapter: Adapter, base: dict, ref: Ref
         return []
     start = time.perf_counter()
     try:
-        plan = adapter.module.plan(dual, dtype, adapter.path)
+        plan = adapter.plan(dual, dtype)
         base = {**base, "call": f"dual of {base.get('call', '')}: {plan.call}", "expression": plan.expression}
         if plan.expression == UNSUPPORTED:
             raise Unsupported(plan.reason)
-        got_dual = adapter.module.run(dual, dtype, dual_inputs(ref.inputs, adapter.runs_forward_only), plan)
+        got_dual = adapter.run(dual, dtype, dual_inputs(ref.inputs, adapter.runs_forward_only), plan)
     except Unsupported as exc:
         return [{**base, "quantity": q, "status": Status.UNSUPPORTED, "message": f"dual op: {exc}"} for q in IDENTITIES]
     except Exception as exc:  # noqa: BLE001

@@ -117,18 +117,6 @@ def transpose_length_range(
     return (base, base + max(s, d) - 1)
 
 
-def torch_transpose_padding(lo: int, hi: int) -> tuple[int, int] | None:
-    """PyTorch (padding, output_padding) for crops (lo, hi), or None if it needs emulation.
-
-    PyTorch crops `padding` at both ends and gives back `output_padding` at the end, i.e.
-    crops (p, p - op); it needs lo >= hi and 0 <= op (the stride/dilation bound is checked
-    by the caller, which knows them).
-    """
-    if lo < 0 or hi > lo:
-        return None
-    return (lo, lo - hi)
-
-
 def symmetric(pads: Sequence[tuple[int, int]]) -> bool:
     """True when every axis pads the same amount at both ends."""
     return all(lo == hi for lo, hi in pads)

@@ -141,28 +141,31 @@ def raw_torch(case, dtype, inp):
 
 
 def raw_jax(case, dtype, inp):
+    """The adapter's own jitted forward + VJP, on device arrays already in its layout."""
     import jax
 
-    from harness.adapters import jax_adapter, jax_padding
+    from harness.adapters import jax_adapter
+    from harness.adapters import program as pg
 
     plan = jax_adapter.plan(case, dtype, "lax")
-    fn = jax_adapter._prepared(case, dtype, plan)  # the jitted forward + VJP the adapter calls
-    xp, wp = jax_padding.data_permutation(2, case.layout), jax_padding.weight_permutation(2, case.layout)
-    args = [jax.device_put(np.ascontiguousarray(np.transpose(a, p))) for a, p in ((inp.x, xp), (inp.w, wp))]
-    b, g = jax.device_put(inp.b), jax.device_put(np.ascontiguousarray(np.transpose(inp.g, xp)))
+    fn = jax_adapter._compiled(plan.program, True)
+    prog = plan.program
+    env = pg.execute(prog.prelude + prog.prepare + prog.prepare_cotangent, {"numpy": np, "jax": jax, **inp.as_dict()})
+    args = [jax.device_put(np.ascontiguousarray(env[n])) for n in ("x", "w", "b", "g")]
 
     def call():
-        return jax.block_until_ready(fn(*args, b, g))
+        return jax.block_until_ready(fn(*args))
 
     return call
 
 
 def raw_tensorflow(case, dtype, inp):
+    """The plan's body (its TF calls) under a tape, on tensors prepared once outside the timing."""
+    from harness.adapters import program as pg
     from harness.adapters import tf_adapter, tf_padding
 
     tf = tf_adapter._tf()
     plan = tf_adapter.plan(case, dtype, "nn")
-    (form,) = plan.details
     dt = getattr(tf, dtype)
     xp, wp = tf_padding.data_permutation(2), tf_padding.weight_permutation(2)
     x, w, g = (tf.constant(np.transpose(a, p), dtype=dt) for a, p in ((inp.x, xp), (inp.w, wp), (inp.g, xp)))
@@ -171,24 +174,26 @@ def raw_tensorflow(case, dtype, inp):
     def call():
         with tf.GradientTape() as tape:
             tape.watch([x, w, b])
-            y = tf_adapter._forward(tf, case, form, x, w, b)
+            y = pg.execute(plan.program.body, {"tf": tf, "x": x, "w": w, "b": b})["y"]
         return tape.gradient(y, [x, w, b], output_gradients=g)
 
     return call
 
 
 def raw_onnxruntime(case, dtype, inp):
-    """One item runs one model once: building the session is part of the raw cost."""
+    """One item runs one model once: building the model and the session is part of the raw cost
+    (the program's own steps after the casts to the dtype)."""
     from harness.adapters import onnx_adapter
+    from harness.adapters import program as pg
 
-    ort = onnx_adapter._ort()
-    spelling = onnx_adapter._spelling(case)
-    feeds = {"x": inp.x.astype(np.float32), "w": inp.w.astype(np.float32), "b": inp.b.astype(np.float32)}
+    prog = onnx_adapter.plan(case, dtype, "onnxruntime").program
+    casts = tuple(s for s in prog.setup if s.func == "numpy.asarray")
+    rest = tuple(s for s in prog.setup if s.func != "numpy.asarray") + prog.body
+    arrays = pg.execute(casts, {"numpy": np, "x": inp.x, "w": inp.w, "b": inp.b})
+    modules = {"numpy": np, "onnx": onnx_adapter._onnx(), "onnxruntime": onnx_adapter._ort()}
 
     def call():
-        model = onnx_adapter.build_model(case, dtype, spelling, True)
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-        return session.run(None, feeds)
+        return pg.execute(rest, {**modules, **arrays})["y"]
 
     return call
 
@@ -208,8 +213,8 @@ def bench_items() -> list[dict]:
             assert all(r["status"] in ("pass", "unsupported") for r in rows), rows
             inp = reference(case, dtype).inputs
             harness_s = timeit(lambda: run_item(case, dtype, adapter, identities=False))  # noqa: B023
-            plan = adapter.module.plan(case, dtype, adapter.path)
-            adapter_s = timeit(lambda: adapter.module.run(case, dtype, inp, plan))  # noqa: B023
+            plan = adapter.plan(case, dtype)
+            adapter_s = timeit(lambda: adapter.run(case, dtype, inp, plan))  # noqa: B023
             raw_s = timeit(RAW[name](case, dtype, inp))
             out.append({"framework": name, "case": case.id, "dtype": dtype, "harness_ms": harness_s * 1e3,
                         "adapter_ms": adapter_s * 1e3, "raw_ms": raw_s * 1e3, "ratio": harness_s / raw_s,

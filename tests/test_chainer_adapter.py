@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import adapters
+from harness import adapters, loader, printed
 from harness.adapters import chainer_adapter as ca
 from harness.adapters import chainer_padding as cp
-from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED
-from harness.runner import expected_failure, run_item
+from harness.adapters import program as pg
+from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED, Unsupported
+from harness.runner import expected_failure, reference, run_item
 from tests.helpers import make_case, random_case
 
 N_RANDOM = 20
@@ -94,21 +95,37 @@ def test_main_environment_skips_chainer_without_importing_it():
 def test_plans():
     cover = make_case("conv", 2, 1, 2, 2, 6, 3, 2, padding=((1, 2),), cover_all=True)
     plan = ca.plan(cover, "float32")
-    assert plan.expression == NATIVE and "cover_all=True" in plan.call and "pad=(1, 1)" in plan.call
-    assert "chainer.functions.convolution_2d" in plan.call
+    assert plan.expression == NATIVE and plan.details.label == "native+cover_all"
+    assert "chainer.functions.convolution_2d(x, w, b, stride=(2, 2), pad=(1, 1), cover_all=True" in plan.call
     outsize = make_case("conv_transpose", 1, 1, 2, 2, 5, 4, 2, padding=((1, 0),))
     plan = ca.plan(outsize, "float32")
-    assert plan.expression == NATIVE and "outsize=(11,)" in plan.call and "deconvolution_nd" in plan.call
+    assert plan.expression == NATIVE and plan.details.label == "native+outsize"
+    assert "outsize=(11,)" in plan.call and "deconvolution_nd" in plan.call
     default = make_case("conv_transpose", 3, 1, 2, 2, 3, 2, 2, padding=((1, 1),))
-    assert "outsize" not in ca.plan(default, "float32").call
+    plan = ca.plan(default, "float32")
+    assert "outsize" not in plan.call and plan.details.label == "native"
     neg = make_case("conv_transpose", 2, 1, 2, 2, 4, 3, 2, padding=((-1, 0),))
     plan = ca.plan(neg, "float32")
-    assert plan.expression == EMULATED and "p >= 0" in plan.reason
+    assert plan.expression == EMULATED and "p >= 0" in plan.reason and plan.details.label == "crop_extend"
+    assert "chainer.functions.bias(y, b, axis=1)" in plan.call
     asym = make_case("conv", 2, 1, 2, 2, 5, 3, 1, padding=((1, 0),))
     plan = ca.plan(asym, "float32")
-    assert plan.expression == EMULATED and "Chainer pads (p, p)" in plan.reason
-    plan = ca.plan(asym, "bfloat16")
+    assert plan.expression == EMULATED and "Chainer pads (p, p)" in plan.reason and plan.details.label == "pre_pad"
+    assert "xp = chainer.functions.pad(x, [(0, 0), (0, 0), (1, 0), (1, 0)], 'constant')" in plan.call
+    plan = adapters.get("chainer").plan(asym, "bfloat16")  # the registry checks the dtype
     assert plan.expression == UNSUPPORTED and plan.reason.startswith("chainer has no bfloat16")
+
+
+def test_program_is_the_whole_computation():
+    """Setup casts and wraps each array as a Variable, the cotangent too; chainer.grad takes the
+    gradients; the outputs go back through numpy.asarray(v.array, dtype=numpy.float64)."""
+    program = ca.plan(make_case("conv", 1, padding=((1, 1),)), "float16").program
+    assert program.autodiff == pg.STEPS and program.leaves == ("x", "w", "b")
+    assert [pg.render(s) for s in program.cotangent] == ["g = g.astype(numpy.float16)", "g = chainer.Variable(g)"]
+    assert [pg.render(s) for s in program.gradient] == ["dx, dw, db = chainer.grad([y], [x, w, b], grad_outputs=[g])"]
+    assert pg.render(program.output_steps("dw")[0]) == "dw = numpy.asarray(dw.array, dtype=numpy.float64)"
+    assert pg.names_used(program) <= {"chainer", "numpy", "x", "w", "b", "xp", "y"}
+    assert "no channels-last" in ca.plan(make_case(layout="channels_last"), "float32").call
 
 
 # ------------------------------------------------------------------------------------------------
@@ -184,3 +201,92 @@ def test_environment(chainer_adapter):
     env = ca.environment()
     assert env["chainer.numpy"].startswith("1.")
     assert ca.version() == "7.8.1"
+
+
+def test_run_config_is_chainers_default(chainer_adapter):
+    """run() sets train=True and use_ideep='never'; the printed script relies on the defaults, which
+    are the same (and no iDeep here to use)."""
+    import chainer
+
+    assert chainer.config.train is True and chainer.config.use_ideep == "never"
+    assert not chainer.backends.intel64.is_ideep_available()
+
+
+def _modules():
+    import chainer
+
+    return {"chainer": chainer, "numpy": np}
+
+
+def test_refusals(chainer_adapter, monkeypatch):
+    """NotImplementedError in the forward or in chainer.grad is Unsupported; any other failure of
+    chainer.grad is a RuntimeError naming the backward."""
+    import chainer
+
+    case = make_case("conv", 2, padding=((1, 1),))
+    plan = ca.plan(case, "float32")
+    inputs = reference(case, "float32").inputs
+
+    def raising(exc):
+        def f(*args, **kwargs):
+            raise exc
+        return f
+
+    monkeypatch.setattr(chainer.functions, "convolution_2d", raising(NotImplementedError("no such kernel")))
+    with pytest.raises(Unsupported, match="^chainer: NotImplementedError: no such kernel$"):
+        ca.run(case, "float32", inputs, plan)
+    monkeypatch.undo()
+    monkeypatch.setattr(chainer, "grad", raising(NotImplementedError("double backprop")))
+    with pytest.raises(Unsupported, match="^chainer backward: NotImplementedError: double backprop$"):
+        ca.run(case, "float32", inputs, plan)
+    monkeypatch.setattr(chainer, "grad", raising(ValueError("shape-mismatch for sum\nmore")))
+    with pytest.raises(RuntimeError, match=r"^chainer backward failed \(ValueError: shape-mismatch for sum\)$"):
+        ca.run(case, "float32", inputs, plan)
+
+
+def test_native_weight_gives_the_same_numbers(chainer_adapter):
+    """weight_to_native's W, fed to chainer.functions with groups, computes what run() computes."""
+
+    for case in (make_case("conv", 2, 1, 4, 6, 6, 3, 2, groups=2, padding=((1, 1),)),
+                 make_case("conv_transpose", 1, 1, 6, 4, 5, 3, 2, groups=2, padding=((1, 1),)),
+                 make_case("conv", 3, 1, 3, 3, 4, 2, 1, groups=3, padding=((0, 0),), bias=False)):
+        inputs = reference(case, "float64").inputs
+        env = pg.execute(cp.weight_to_native(case), {"numpy": np, "w_torch": inputs.w})
+        op = pg.resolve(cp.function_name(case), _modules())
+        y = op(inputs.x, env["w_chainer"], inputs.b, stride=case.stride, pad=tuple(lo for lo, _ in case.padding),
+               dilate=case.dilation, groups=case.groups).array
+        got = ca.run(case, "float64", inputs, ca.plan(case, "float64"))
+        assert np.array_equal(y, got["y"]), case
+
+
+def _layer_cases():
+    """Library cases of every (formulation, link, op, ndim) the layer program has, and random ones."""
+    cases, _ = loader.load_paths(["cases"])
+    seen, chosen = set(), []
+    for case in cases:
+        key = (cp.spelling(case).label, cp.link_name(case, cp.spelling(case)), case.op, case.ndim)
+        if key not in seen and (not case.frameworks or "chainer" in case.frameworks):
+            seen.add(key)
+            chosen.append(case)
+    rng = np.random.default_rng(5300)
+    return chosen + [random_case(rng, id=f"chainer_layer_{n}") for n in range(12)]
+
+
+def test_layer_program_gives_runs_y(chainer_adapter):
+    """chainer.links with W and b loaded through initializers.Constant: the printed layer script's y
+    is run()'s y bit for bit (the links call the same functions), in every dtype."""
+    labels, failures = set(), []
+    for case in _layer_cases():
+        for dtype in ("float64", "float32", "float16"):
+            inputs = reference(case, dtype).inputs
+            plan = ca.plan(case, dtype)
+            y = pg.run(plan.program, _modules(), {**inputs.as_dict(), "g": None})["y"]  # run()'s forward
+            layer = cp.layer_program(case, dtype)
+            assert layer is not None
+            got = printed.execute_script(layer, inputs.as_dict(), gradients=False)["y"]
+            labels.add((plan.details.label, cp.link_name(case, plan.details).rpartition(".")[2]))
+            if not (got.shape == y.shape and np.array_equal(got, y, equal_nan=True)):
+                failures.append(f"{case.id} {dtype}: {layer.source()}")
+    assert not failures, "\n".join(failures)
+    assert {"native", "native+cover_all", "native+outsize", "pre_pad", "crop_extend"} == {lab for lab, _ in labels}
+    assert {"Convolution2D", "ConvolutionND", "Deconvolution2D", "DeconvolutionND"} == {link for _, link in labels}

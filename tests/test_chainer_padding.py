@@ -1,15 +1,19 @@
-"""Chainer's get_conv_outsize / get_deconv_outsize rules and their canonical meaning (no chainer needed;
-where Chainer is installed, the reimplementation is checked against chainer.utils.conv itself)."""
+"""Chainer's get_conv_outsize / get_deconv_outsize rules and their canonical meaning, and the programs
+built from them (no chainer needed; where Chainer is installed, the reimplementation is checked
+against chainer.utils.conv itself, and the programs run in tests/test_chainer_adapter.py)."""
 
 from __future__ import annotations
 
 import importlib.util
 import itertools
 
+import numpy as np
 import pytest
 
 from harness import loader, translate
 from harness.adapters import chainer_padding as cp
+from harness.adapters import program as pg
+from tests.helpers import make_case, random_case
 
 GRID = list(itertools.product(range(1, 7), range(1, 5), range(1, 4), range(1, 3), range(0, 3)))  # i, k, s, d, p
 
@@ -123,3 +127,62 @@ def test_deconv_backward_breaks_when_axes_disagree_on_cover_all():
     # both axes need it, or neither: fine
     assert not cp.deconv_backward_breaks((3, 3), (2, 2), (3, 3), (1, 1), (1, 1), (5, 5))
     assert not cp.deconv_backward_breaks(size, kernel, stride, dil, pad, None)
+
+
+def test_spelling_labels():
+    assert cp.spelling(make_case("conv", 2, padding=((1, 1),))).label == "native"
+    assert cp.spelling(make_case("conv", 1, size=6, stride=2, padding=((0, 1),))).label == "native+cover_all"
+    assert cp.spelling(make_case("conv", 1, padding=((1, 0),))).label == "pre_pad"
+    assert cp.spelling(make_case("conv_transpose", 1, size=5, kernel=4, stride=2, padding=((1, 0),))).label \
+        == "native+outsize"
+    assert cp.spelling(make_case("conv_transpose", 1, padding=((-1, 0),))).label == "crop_extend"
+    spelled = cp.spelling(make_case("conv_transpose", 1, size=5, kernel=4, stride=2, padding=((1, 0),)))
+    assert (spelled.native, spelled.pad, spelled.outsize) == (True, (1,), (11,))
+
+
+def test_weight_round_trip():
+    """Chainer's W is the canonical layout, groups included: to_native then from_native is w."""
+    rng = np.random.default_rng(0)
+    for case in (make_case("conv", 2, cin=4, cout=6, groups=2), make_case("conv_transpose", 3, cin=6, cout=4, groups=2)):
+        w = rng.standard_normal(case.w_shape)
+        env = pg.execute(cp.weight_to_native(case), {"numpy": np, "w_torch": w})
+        assert env["w_chainer"].shape == case.w_shape
+        env = pg.execute(cp.weight_from_native(case), {"numpy": np, "w_chainer": env["w_chainer"]})
+        assert np.array_equal(env["w_torch"], w)
+
+
+def test_emulations_are_steps():
+    pre = cp.program(make_case("conv", 1, padding=((-1, 2),)), "float32")[0]
+    assert [pg.render(s) for s in pre.body] == [
+        "xp = chainer.functions.pad(x, [(0, 0), (0, 0), (0, 2)], 'constant')",
+        "xp = xp[:, :, 1:]",
+        "y = chainer.functions.convolution_nd(xp, w, b, stride=(1,), pad=0, dilate=(1,), groups=1)"]
+    crop = cp.program(make_case("conv_transpose", 1, padding=((2, -1),), bias=True), "float64")[0]
+    assert [pg.render(s) for s in crop.body] == [
+        "y = chainer.functions.deconvolution_nd(x, w, None, stride=(1,), pad=0, dilate=(1,), groups=1)",
+        "y = chainer.functions.pad(y, [(0, 0), (0, 0), (0, 1)], 'constant')",
+        "y = y[:, :, 2:]",
+        "y = chainer.functions.bias(y, b, axis=1)"]
+
+
+def test_layer_programs():
+    cover = cp.layer_program(make_case("conv", 2, size=6, stride=2, padding=((0, 1),)), "float16")
+    assert "layer = chainer.links.ConvolutionND(2, 4, 6, (3, 3), stride=(2, 2), pad=(0, 0), nobias=False, " \
+           "initialW=initial_w, initial_bias=initial_b, cover_all=True" in cover.source()
+    assert "initial_w = chainer.initializers.Constant(w, dtype=numpy.float16)" in cover.source()
+    crop = cp.layer_program(make_case("conv_transpose", 2, padding=((-1, 0),)), "float32").source()
+    assert "chainer.links.Deconvolution2D(4, 6, (3, 3), stride=(1, 1), pad=0, nobias=True, initialW=initial_w, " \
+           "dilate=(1, 1), groups=1)" in crop
+    assert crop.endswith("y = chainer.functions.bias(y, b, axis=1)")
+    pre = cp.layer_program(make_case("conv", 3, padding=((1, 0),), bias=False), "float64")
+    assert "nobias=True" in pre.source() and "y = layer(xp)" in pre.source() and "initial_b" not in pre.source()
+
+
+def test_programs_print_valid_python_needing_only_numpy_and_chainer():
+    rng = np.random.default_rng(7)
+    for n in range(40):
+        case = random_case(rng, id=f"r{n}")
+        for prog in (cp.program(case, "float32")[0], cp.layer_program(case, "float32")):
+            compile("\n".join(pg.script(prog)), "<printed>", "exec")
+            assert pg.names_used(prog) <= {"chainer", "numpy", "x", "w", "b", "xp", "y", "layer",
+                                           "initial_w", "initial_b"}, case

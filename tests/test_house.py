@@ -186,7 +186,7 @@ def test_no_import_cycles():
 # Pure translation modules import no framework
 
 
-PURE_MODULES = ["harness/translate.py", *sorted(relative(p) for p in (HARNESS / "adapters").glob("*_padding.py"))]
+PURE_MODULES = ["harness/translate.py", "harness/adapters/program.py", *sorted(relative(p) for p in (HARNESS / "adapters").glob("*_padding.py"))]
 
 
 def framework_imports(source: str, frameworks: frozenset[str] = FRAMEWORKS) -> set[str]:
@@ -222,7 +222,35 @@ def test_framework_checkers_flag_a_framework_import(tmp_path):
 
 def test_pure_modules_exist():
     assert {"harness/translate.py", "harness/adapters/tf_padding.py", "harness/adapters/jax_padding.py",
-            "harness/adapters/onnx_padding.py", "harness/adapters/chainer_padding.py"} <= set(PURE_MODULES)
+            "harness/adapters/onnx_padding.py", "harness/adapters/chainer_padding.py",
+            "harness/adapters/torch_padding.py", "harness/adapters/keras_padding.py",
+            "harness/adapters/program.py"} <= set(PURE_MODULES)
+
+
+REQUIRED = ("LIBRARY", "PATHS", "DTYPES", "available", "version", "environment", "plan", "run")
+
+
+@pytest.mark.parametrize("module", sorted({m for m, _ in __import__("harness.adapters").adapters.REGISTRY.values()}))
+def test_every_adapter_module_follows_the_contract(module):
+    """The names base.py documents, by AST (no framework import): the required ones defined, the optional
+    ones only from base.DEFAULTS (a misspelt hook would silently fall back to its default)."""
+    from harness.adapters import base
+
+    path = HARNESS.parent / (module.replace(".", "/") + ".py")
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.ImportFrom):
+            names.update(a.asname or a.name for a in node.names)
+    assert not set(REQUIRED) - names, f"{module} lacks {set(REQUIRED) - names}"
+    public_upper = {n for n in names if n.isupper() and not n.startswith("_")}
+    hooks = {n for n in names if n in base.DEFAULTS or n.lower() in {k.lower() for k in base.DEFAULTS}}
+    assert hooks <= set(base.DEFAULTS), f"{module}: hooks not in base.DEFAULTS: {hooks - set(base.DEFAULTS)}"
+    assert "GRADIENT" not in public_upper and "FORWARD_ONLY" not in public_upper
 
 
 def _closure(graph: Mapping[str, set[str]], module: str) -> set[str]:

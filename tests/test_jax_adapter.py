@@ -20,10 +20,11 @@ import pytest
 
 pytest.importorskip("jax")
 
-from harness import adapters, oracle, translate  # noqa: E402
+from harness import adapters, oracle, printed, translate  # noqa: E402
 from harness.adapters import jax_adapter as ja  # noqa: E402
 from harness.adapters import jax_padding as jp  # noqa: E402
-from harness.adapters.base import EMULATED, NATIVE, inverse_permutation  # noqa: E402
+from harness.adapters import program as pg  # noqa: E402
+from harness.adapters.base import EMULATED, NATIVE  # noqa: E402
 from harness.inputs import inputs_for_dtype, make_inputs  # noqa: E402
 from harness.runner import run_item  # noqa: E402
 from tests.helpers import LAYOUTS, assert_all_pass, case_features, make_case, seeded_cases  # noqa: E402
@@ -81,30 +82,83 @@ def test_expression_per_path():
     assert ja.plan(grouped, "float32", "conv_general_dilated").expression == NATIVE
     assert "transpose_kernel=True" in ja.plan(plain, "float32", "lax").call
     assert "lhs_dilation=(1, 1)" in ja.plan(plain, "float32", "conv_general_dilated").call
-    with pytest.raises(ValueError):
-        ja.plan(plain, "float32", "nn")
+    labels = {printed.formulation(ja.plan(c, "float32", p)) for c in (conv, grouped, plain) for p in ja.PATHS}
+    assert labels == set(jp.FORMS)
+    with pytest.raises(ValueError):  # the registry checks paths before plan is called
+        adapters.Adapter("jax-nn", "harness.adapters.jax_adapter", "nn").plan(plain, "float32")
 
 
-@pytest.mark.parametrize(("op", "groups", "layout", "path"), [
-    ("conv", 2, "channels_last", "lax"),
-    ("conv_transpose", 1, "channels_first", "lax"),
-    ("conv_transpose", 2, "channels_last", "lax"),
-    ("conv_transpose", 2, "channels_last", "conv_general_dilated"),
+@pytest.mark.parametrize(("op", "groups", "layout", "name"), [
+    ("conv", 2, "channels_last", "jax"),
+    ("conv_transpose", 1, "channels_first", "jax"),
+    ("conv_transpose", 2, "channels_last", "jax"),
+    ("conv_transpose", 2, "channels_last", "jax-dilated"),
 ])
-def test_call_reproduces_the_result(op, groups, layout, path):
-    """plan.call, evaluated as Python with native-layout x, w, b, gives the adapter's y."""
-    import jax
-    import jax.numpy as jnp
-
+def test_printed_script_reproduces_the_result(op, groups, layout, name):
+    """The printed script (fresh namespace, canonical x, w, b, g) gives run()'s numbers bit for bit."""
     case = make_case(op, 2, batch=1, cin=4, cout=2, size=4, kernel=(2, 3), stride=(2, 1), groups=groups,
                      padding=((1, -1), (0, 2)), layout=layout, id="jax_call")
-    inp = inputs_for_dtype(make_inputs(case), "float64")
-    plan = ja.plan(case, "float64", path)
-    xperm, wperm = jp.data_permutation(2, layout), jp.weight_permutation(2, layout)
-    ns = {"jax": jax, "jnp": jnp, "jax_padding": jp, "x": jnp.asarray(inp.x.transpose(xperm)),
-          "w": jnp.asarray(inp.w.transpose(wperm)), "w_torch": jnp.asarray(inp.w), "b": jnp.asarray(inp.b)}
-    y = np.asarray(eval(plan.call, ns)).transpose(inverse_permutation(xperm))  # noqa: S307
-    np.testing.assert_allclose(y, ja.run(case, "float64", inp, plan)["y"], rtol=1e-13, atol=1e-13)
+    outcome = printed.check(adapters.get(name), case, "float32")
+    assert outcome.same, outcome.differences
+
+
+def test_printed_float64_script_runs_in_a_fresh_process(tmp_path):
+    """The prelude switches x64 on before the first jit call: a float64 script run alone (no adapter
+    import first) gives run()'s numbers."""
+    case = make_case("conv_transpose", 2, batch=1, cin=4, cout=2, size=4, kernel=(2, 3), stride=(2, 1), groups=2,
+                     padding=((1, -1), (0, 2)), layout="channels_last", id="jax_fresh")
+    plan = ja.plan(case, "float64", "conv_general_dilated")
+    inputs = inputs_for_dtype(make_inputs(case), "float64")
+    got = ja.run(case, "float64", inputs, plan)
+    np.savez(tmp_path / "in.npz", **{k: v for k, v in inputs.as_dict().items() if v is not None})
+    save = f"numpy.savez({str(tmp_path / 'out.npz')!r}, y=y, dx=dx, dw=dw, db=db)"
+    script = "\n".join(["import numpy", f"locals().update(numpy.load({str(tmp_path / 'in.npz')!r}))",
+                        *pg.script(plan.program), save])
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HARNESS_JAX_CACHE": "0"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = np.load(tmp_path / "out.npz")
+    for q in ("y", "dx", "dw", "db"):
+        assert out[q].dtype == np.float64 and np.array_equal(out[q], got[q]), q
+
+
+def test_native_weight_gives_the_oracle():
+    """weight_to_native's kernel, fed to lax in the case's layout, computes the oracle's conv."""
+    from jax import lax
+
+    case = make_case("conv", 2, batch=1, cin=4, cout=6, size=5, kernel=(2, 3), groups=2, padding=((1, -1), (0, 2)),
+                     layout="channels_last", bias=False)
+    inp = make_inputs(case)
+    w = pg.execute(jp.weight_to_native(case), {"numpy": np, "w_torch": inp.w})["w_jax"]
+    y = lax.conv_general_dilated(inp.x.transpose(jp.data_permutation(2, case.layout)), w, case.stride, case.padding,
+                                 rhs_dilation=case.dilation, dimension_numbers=jp.dimension_numbers(2, case.layout),
+                                 feature_group_count=case.groups, precision=lax.Precision.HIGHEST)
+    want = oracle.conv(inp.x, inp.w, None, case.stride, case.dilation, case.padding, case.groups)
+    np.testing.assert_allclose(np.asarray(y).transpose(0, 3, 1, 2), want, rtol=1e-12, atol=1e-12)
+
+
+LAYER_CASES = [
+    ("conv2d_groups2_pad_asym", "conv", 2, "channels_last", 2),
+    ("convT2d_crop_neg", "conv_transpose", 2, "channels_first", 1),
+    ("conv1d_neg", "conv", 1, "channels_first", 1),
+    ("convT3d", "conv_transpose", 3, "channels_last", 1),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
+@pytest.mark.parametrize(("cid", "op", "ndim", "layout", "groups"), LAYER_CASES)
+def test_flax_layer_program_gives_the_adapters_y(cid, op, ndim, layout, groups, dtype):
+    """flax.linen.Conv / ConvTranspose, built and loaded by the printed layer program, computes the
+    adapter's y bit for bit (flax calls the same lax op; measured with flax 0.12.8, jax 0.10.2)."""
+    pytest.importorskip("flax")
+    case = make_case(op, ndim, batch=2, cin=4, cout=6, size=5, kernel=(2, 3, 2)[:ndim], stride=(2, 1, 3)[:ndim],
+                     dilation=(1, 2, 1)[:ndim], groups=groups, padding=((1, -1), (0, 2), (2, 1))[:ndim],
+                     layout=layout, id=cid)
+    inputs = inputs_for_dtype(make_inputs(case), dtype)
+    program = jp.layer_program(case, dtype)
+    namespace = printed.execute_script(program, {"x": inputs.x, "w": inputs.w, "b": inputs.b}, gradients=False)
+    y = ja.run(case, dtype, inputs, ja.plan(case, dtype, "lax"))["y"]
+    assert np.array_equal(namespace["y"], y)
 
 
 def test_transpose_kernel_false_is_not_the_adjoint():
@@ -173,8 +227,9 @@ def test_conv_transpose_words_and_consistent_padding():
 def test_jit_cache_and_shared_conv_function():
     case = make_case("conv", 1, batch=1, cin=2, cout=2, size=5, kernel=2, padding=((1, 0),), id="jax_cache")
     plans = [ja.plan(case, "float64", p) for p in ja.PATHS]
-    fns = {id(ja._prepared(case, "float64", p)) for p in plans}
-    assert len(fns) == 1  # both paths compute a conv with the same compiled function
+    assert plans[0].program == plans[1].program  # both paths compute a conv with the same program ...
+    fns = {id(ja._compiled(p.program, True)) for p in plans}
+    assert len(fns) == 1  # ... and so the same compiled function
     before = ja._compiled.cache_info().hits
     for name in NAMES:
         assert_all_pass(run_item(case, "float64", adapters.get(name)), name)

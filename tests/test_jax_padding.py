@@ -5,14 +5,17 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from harness import oracle, translate
 from harness.adapters import jax_padding as jp
+from harness.adapters import program as pg
 from harness.adapters.base import inverse_permutation
-from tests.helpers import random_case
+from tests.helpers import make_case, random_case
 
 
 def test_conv_padding_is_canonical_pairs():
@@ -57,28 +60,55 @@ def _zero_insert(x, stride):
     return out
 
 
+# the program's jnp steps run on NumPy arrays: methods (transpose, reshape, swapaxes) are NumPy's,
+# jax.lax.rev is np.flip
+FAKE_JAX = SimpleNamespace(lax=SimpleNamespace(rev=lambda a, dims: np.flip(a, dims)))
+
+
+def _kernel_as_conv(w, case):
+    """The forward-conv kernel (canonical layout) the dilated formulation computes from canonical w."""
+    perm = jp.weight_permutation(case.ndim, case.layout)
+    env = pg.execute(tuple(jp.kernel_as_conv_steps("wc", "w", case)), {"jax": FAKE_JAX, "w": w.transpose(perm)})
+    return env["wc"].transpose(inverse_permutation(perm))
+
+
 @pytest.mark.parametrize("seed", range(24))
 def test_dilated_formulation_equals_oracle_transpose(seed):
-    """conv(zero-inserted x, transpose_kernel_as_conv(w), pads=transpose_padding) is the transposed
-    conv: the mapping behind both JAX paths, verified with NumPy alone."""
+    """conv(zero-inserted x, kernel_as_conv_steps(w), pads=transpose_padding) is the transposed
+    conv: the mapping behind both JAX paths, verified with NumPy alone (both layouts)."""
     rng = np.random.default_rng(500 + seed)
-    case = random_case(rng, op="conv_transpose", ndim=1 + seed % 3)
+    case = replace(random_case(rng, op="conv_transpose", ndim=1 + seed % 3),
+                   layout=("channels_first", "channels_last")[seed % 2])
     x = rng.standard_normal(case.x_shape)
     w = rng.standard_normal(case.w_shape)
     want = oracle.conv_transpose(x, w, None, case.stride, case.dilation, case.padding, case.groups)
     pairs = jp.transpose_padding(case.padding, case.kernel, case.dilation)
-    wc = jp.transpose_kernel_as_conv(w, case.groups)
+    wc = _kernel_as_conv(w, case)
     got = oracle.conv(_zero_insert(x, case.stride), wc, None, (1,) * case.ndim, case.dilation, pairs, case.groups)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
-def test_transpose_kernel_as_conv_elementwise():
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+def test_kernel_as_conv_steps_elementwise(layout):
     groups, cin_g, cout_g, k = 3, 2, 4, (2, 3)
+    case = make_case("conv_transpose", 2, cin=groups * cin_g, cout=groups * cout_g, kernel=k, groups=groups,
+                     layout=layout)
     w = np.arange(groups * cin_g * cout_g * 6, dtype=float).reshape(groups * cin_g, cout_g, *k)
-    wc = jp.transpose_kernel_as_conv(w, groups)
+    wc = _kernel_as_conv(w, case)
     assert wc.shape == (groups * cout_g, cin_g, *k)
     for g, i, o, a, b in itertools.product(range(groups), range(cin_g), range(cout_g), range(2), range(3)):
         assert wc[g * cout_g + o, i, a, b] == w[g * cin_g + i, o, 1 - a, 2 - b]
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("op", ["conv", "conv_transpose"])
+def test_weight_to_native_and_back(op, layout):
+    case = make_case(op, 3, cin=4, cout=6, kernel=(1, 2, 3), groups=2, layout=layout)
+    w = np.random.default_rng(1).standard_normal(case.w_shape)
+    native = pg.execute(jp.weight_to_native(case), {"numpy": np, "w_torch": w})["w_jax"]
+    assert native.shape == tuple(case.w_shape[p] for p in jp.weight_permutation(3, layout))
+    back = pg.execute(jp.weight_from_native(case), {"numpy": np, "w_jax": native})["w_torch"]
+    assert np.array_equal(back, w)
 
 
 def test_dimension_numbers_and_permutations():
@@ -102,9 +132,46 @@ def test_dimension_numbers_and_permutations():
     assert [("O", "I", "H", "W")[p] for p in jp.weight_permutation(2, "channels_last")] == list(rhs)
 
 
-def test_group_slices():
-    assert jp.group_slices(6, 3) == (slice(0, 2), slice(2, 4), slice(4, 6))
-    assert jp.group_slices(4, 1) == (slice(0, 4),)
+def test_formulations_and_labels():
+    conv = make_case("conv", 2, groups=2, padding=((-1, 2), (0, 1)))
+    grouped = make_case("conv_transpose", 2, groups=2)
+    plain = make_case("conv_transpose", 2, groups=1)
+    assert jp.formulation(conv, "lax") == jp.formulation(conv, "conv_general_dilated")
+    assert jp.formulation(conv, "lax").label == "conv" and jp.formulation(conv, "lax").padding == ((-1, 2), (0, 1))
+    assert jp.formulation(plain, "lax").label == "transpose"
+    split = jp.formulation(grouped, "lax")
+    assert split.label == "transpose_split" and not split.native and "groups" in split.reason
+    assert jp.formulation(grouped, "conv_general_dilated").label == "dilated"
+    assert {jp.formulation(c, p).label for c in (conv, grouped, plain) for p in ("lax", "conv_general_dilated")} \
+        == set(jp.FORMS)
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+@pytest.mark.parametrize(("op", "groups", "path"), [("conv", 2, "lax"), ("conv_transpose", 1, "lax"),
+                                                     ("conv_transpose", 3, "lax"),
+                                                     ("conv_transpose", 3, "conv_general_dilated")])
+def test_program_is_hashable_and_prints_runnable_code(op, groups, path, layout):
+    """A program is its own cache key (no slices, no lists) and its printed script imports only
+    NumPy and JAX and reads nothing but x, w, b, g."""
+    case = make_case(op, 2, cin=6, cout=3, groups=groups, layout=layout, padding=((1, -1), (0, 2)))
+    program, f = jp.program(case, "float32", path)
+    assert hash(program) == hash(jp.program(case, "float32", path)[0])
+    steps = program.prelude + program.setup + program.body
+    assigned = {n for s in steps for n in ((s.out,) if isinstance(s.out, str) else s.out or ())}
+    assert pg.names_used(program) - assigned <= {"numpy", "jax", "jnp", "x", "w", "b", "g"}
+    text = "\n".join(pg.script(program))
+    compile(text, "<script>", "exec")
+    assert "harness" not in text and "jax.config.update('jax_enable_x64', True)" in text
+    assert text.count("precision=jax.lax.Precision.HIGHEST") == (groups if f.label == "transpose_split" else 1)
+
+
+def test_layer_program_none_for_grouped_transpose():
+    assert jp.layer_program(make_case("conv_transpose", 2, groups=2), "float32") is None
+    program = jp.layer_program(make_case("conv_transpose", 2, groups=1), "float32")
+    text = "\n".join(pg.script(program, gradients=False))
+    assert "nn.ConvTranspose(" in text and "transpose_kernel=True" in text and "harness" not in text
+    assert "feature_group_count=2" in "\n".join(pg.script(jp.layer_program(make_case("conv", 2, groups=2),
+                                                                             "bfloat16"), gradients=False))
 
 
 def test_module_does_not_import_jax():

@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from harness import adapters, translate  # noqa: E402
+from harness import adapters, printed, translate  # noqa: E402
+from harness.adapters import base  # noqa: E402
 from harness.adapters import onnx_adapter as oa  # noqa: E402
+from harness.adapters import onnx_padding as op  # noqa: E402
+from harness.adapters import program as pg  # noqa: E402
 from harness.adapters.base import EMULATED, NATIVE  # noqa: E402
-from harness.runner import expected_failure, run_item  # noqa: E402
+from harness.runner import expected_failure, reference, run_item  # noqa: E402
 from tests.helpers import case_features, make_case, seeded_cases  # noqa: E402
 
 NAMES = {"onnxruntime": "onnxruntime", "onnx-reference": "reference"}
@@ -191,31 +195,122 @@ def test_valid_transpose_with_stride_beyond_kernel_uses_output_padding():
         assert rows["y"]["status"] == "pass"
 
 
+EMULATED_CASES = {
+    "negative start crop": make_case("conv_transpose", 1, 2, 2, 2, 4, 3, 2, padding=((-1, 0),)),
+    "output_padding >= stride": make_case("conv_transpose", 1, 2, 2, 2, 4, 3, 1, 2, padding=((0, -1),)),
+    "input crop": make_case("conv", 2, 2, 2, 2, 5, 2, 1, padding=((-1, 1), (0, 0))),
+}
+
+
 def test_emulated_spellings_say_why_and_match():
-    cases = {
-        "negative start crop": make_case("conv_transpose", 1, 2, 2, 2, 4, 3, 2, padding=((-1, 0),)),
-        "output_padding >= stride": make_case("conv_transpose", 1, 2, 2, 2, 4, 3, 1, 2, padding=((0, -1),)),
-        "input crop": make_case("conv", 2, 2, 2, 2, 5, 2, 1, padding=((-1, 1), (0, 0))),
-    }
-    for why, case in cases.items():
+    for why, case in EMULATED_CASES.items():
         plan = oa.plan(case, "float32", "onnxruntime")
         assert plan.expression == EMULATED
         assert why.split()[0] in plan.reason or "slice" in plan.reason, plan.reason
+        assert plan.details.label == ("input_crop" if why == "input crop" else "crop_extend")
         for name in NAMES:
             rows = {r["quantity"]: r for r in run_item(case, "float32", adapters.get(name), identities=True)}
             assert rows["y"]["status"] == "pass" and rows["adjoint"]["status"] == "pass", (why, name)
 
 
-def test_plan_call_is_a_runnable_make_node():
+def _computable(name, case, dtype="float32"):
+    """Cases the runtime computes (not onnx.reference's grouped ConvTranspose: its run raises)."""
+    return oa.known_issue(case, dtype, NAMES[name]) is None and not oa._negative_same_total(case)
+
+
+def test_printed_program_is_what_ran():
+    """plan.call is the whole program; its script, run in a fresh namespace holding only x, w, b
+    (it imports numpy, onnx and the runtime itself), gives run()'s y bit for bit."""
+    for name in NAMES:
+        labels = set()
+        for case in [*RANDOM_CASES, *EMULATED_CASES.values()]:
+            if not _computable(name, case):
+                continue
+            outcome = printed.check(adapters.get(name), case, "float32")
+            assert outcome.same, (name, case.id, outcome.differences, outcome.skipped)
+            labels.add(outcome.formulation)
+        assert labels == {"native", "input_crop", "crop_extend"}, (name, labels)
+
+
+def test_the_program_reads_only_its_imports_inputs_and_own_steps():
+    """No harness import and no helper: every name the program reads is an import, x / w / b, `dict`,
+    or a variable an earlier step assigned."""
+    for case in [*RANDOM_CASES, *EMULATED_CASES.values()]:
+        for dtype in ("float32", "bfloat16"):
+            for runtime in op.RUNTIMES:
+                prog = oa.plan(case, dtype, runtime).program
+                assigned = {s.out for s in prog.setup + prog.body}
+                imported = {alias.split(".")[0] for alias, _ in prog.imports}
+                assert pg.names_used(prog) <= imported | assigned | {"x", "w", "b", "dict"}
+                assert not any("harness" in module for _, module in prog.imports)
+
+
+def test_make_node_line_is_the_node():
     for case in RANDOM_CASES[:8]:
         plan = oa.plan(case, "float32", "onnxruntime")
-        src = plan.call.split("  #")[0]
-        if plan.expression == EMULATED:
-            src = next(part.strip() for part in src.split(";") if "make_node" in part)
-        node = eval(src, {"onnx": onnx})  # noqa: S307 - our own generated source
+        line = next(ln for ln in plan.call.splitlines() if ln.startswith("node = "))
+        node = eval(line.removeprefix("node = "), {"onnx": onnx})  # noqa: S307 - our own generated source
         assert node.op_type == ("ConvTranspose" if case.is_transpose else "Conv")
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         assert list(attrs["strides"]) == list(case.stride) and attrs["group"] == case.groups
+
+
+def test_the_model_is_valid():
+    """The program's own model steps build a one-node model; ir_version 10 is set by make_model's
+    keyword. (onnx.checker would refuse it: y's shape is left to the runtime.)"""
+    for case in RANDOM_CASES[:6]:
+        model = pg.execute(tuple(op.model_steps(case, "float16", op.spelling(case))), {"onnx": onnx})["model"]
+        assert [n.op_type for n in model.graph.node] == ["ConvTranspose" if case.is_transpose else "Conv"]
+        assert model.ir_version == oa.IR_VERSION == 10
+        assert [(o.domain, o.version) for o in model.opset_import] == [("", oa.OPSET)]
+        assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+
+
+def test_weights_are_in_pytorch_layout():
+    """to_native / from_native are identities, and the weight as ONNX takes it gives the oracle's y."""
+    for case in [*RANDOM_CASES[:6], *EMULATED_CASES.values()]:
+        ref = reference(case, "float32")
+        env = pg.execute(op.weight_to_native(case), {"numpy": np, "w_torch": ref.inputs.w})
+        assert env["w_onnx"].shape == case.w_shape
+        back = pg.execute(op.weight_from_native(case), {"numpy": np, "w_onnx": env["w_onnx"]})["w_torch"]
+        assert np.array_equal(back, ref.inputs.w)
+        plan = oa.plan(case, "float32", "onnxruntime")
+        y = pg.run(plan.program, oa._modules("onnxruntime"), {**ref.inputs.as_dict(), "w": env["w_onnx"]})["y"]
+        assert np.array_equal(y, oa.run(case, "float32", ref.inputs, plan)["y"])
+        rows = run_item(case, "float32", adapters.get("onnxruntime"), identities=False)
+        assert next(r for r in rows if r["quantity"] == "y")["status"] == "pass"
+
+
+def test_no_layer_program_and_identity_weight_hooks():
+    """The node is ONNX's layer and the plan's program builds it: no layer_program for either runtime
+    (the default None). The weight hooks are registered, identities between w_torch and w_onnx."""
+    case = make_case("conv_transpose", groups=2, cin=4, cout=6, kernel=(3, 2), stride=2)
+    w = np.random.default_rng(2).normal(size=case.w_shape)
+    for name in NAMES:
+        adapter = adapters.get(name)
+        assert adapter.layer_program(case, "float32") is None
+        to_native, from_native = adapter.weight_steps(case)
+        assert [s.out for s in to_native] == ["w_onnx"] and [s.out for s in from_native] == ["w_torch"]
+        assert np.array_equal(pg.execute(to_native, {"numpy": np, "w_torch": w})["w_onnx"], w)
+
+
+def test_refusals_are_sorted_by_the_runtimes_words():
+    """NOT_IMPLEMENTED (no kernel for the dtype) and a type the op does not allow are refusals, with
+    the runtime's first line; what else a runtime raises is an error."""
+    node = onnx.helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3])
+    elem = onnx.TensorProto.INT32
+    graph = onnx.helper.make_graph([node], "g", [onnx.helper.make_tensor_value_info("x", elem, [1, 1, 5]),
+                                                 onnx.helper.make_tensor_value_info("w", elem, [1, 1, 3])],
+                                   [onnx.helper.make_tensor_value_info("y", elem, None)])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 22)], ir_version=10)
+    with pytest.raises(base.Unsupported, match=r"^onnxruntime: \[ONNXRuntimeError\] : 10 : INVALID_GRAPH"):
+        with base.refusals("onnxruntime", extra=oa.ORT_REFUSALS):
+            oa._ort().InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    case = RANDOM_CASES[0]
+    plan = oa.plan(case, "float64", "onnxruntime")
+    with pytest.raises(base.Unsupported, match="^onnxruntime: .*NOT_IMPLEMENTED"):
+        oa.run(case, "float64", reference(case, "float64").inputs, plan)
+    assert not base.refusal(ValueError("cannot reshape array of size 81 into shape (1,2,27)"), oa.ORT_REFUSALS)
 
 
 def test_environment_and_version():

@@ -1,13 +1,17 @@
-"""ONNX padding vocabulary as pure functions (no onnx import): spellings and the spec's own rule."""
+"""ONNX padding vocabulary as pure functions (no onnx import): spellings, the spec's own rule, and the
+program's steps as printed."""
 
 from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from harness import translate
 from harness.adapters import onnx_padding as op
+from harness.adapters import program as pg
+from tests.helpers import make_case
 
 
 def test_conv_words_use_auto_pad():
@@ -117,3 +121,84 @@ def test_node_attributes_order():
     spelled = op.conv_spelling(None, ((1, 0),))
     attrs = op.node_attributes((3,), (2,), (1,), 1, spelled)
     assert list(attrs) == ["kernel_shape", "strides", "dilations", "group", "pads"]
+
+
+# --------------------------------------------------------------------------- the program (pure: no onnx needed)
+
+
+def _source(case, dtype="float32", runtime="onnxruntime"):
+    prog, spelled = op.program(case, dtype, runtime)
+    return prog, spelled, "\n".join(pg.script(prog, gradients=False))
+
+
+def test_a_native_program_casts_builds_the_model_and_runs_it():
+    case = make_case("conv", 1, 2, 2, 3, 5, 3, 2, padding=((1, 0),))
+    prog, spelled, src = _source(case)
+    assert spelled.label == "native" and prog.autodiff == pg.NONE
+    assert src.splitlines()[:3] == ["import numpy", "import onnx", "import onnxruntime"]
+    for line in ("x = numpy.asarray(x, dtype=numpy.float32)", "b = numpy.asarray(b, dtype=numpy.float32)",
+                 "node = onnx.helper.make_node('Conv', ['x', 'w', 'b'], ['y'], kernel_shape=[3], strides=[2], "
+                 "dilations=[1], group=1, pads=[1, 0])",
+                 "x_info = onnx.helper.make_tensor_value_info('x', onnx.TensorProto.FLOAT, [2, 2, 5])",
+                 "model = onnx.helper.make_model(graph, opset_imports=[opset], producer_name='conv-harness', "
+                 "ir_version=10)",
+                 "session = onnxruntime.InferenceSession(model_bytes, providers=['CPUExecutionProvider'])",
+                 "outs = session.run(None, {'x': x, 'w': w, 'b': b})", "y = outs[0]",
+                 "y = numpy.asarray(y, dtype=numpy.float64)"):
+        assert line in src.splitlines(), line
+    compile(src, "<printed>", "exec")
+
+
+def test_the_reference_path_and_bfloat16_imports():
+    case = make_case("conv_transpose", 1, 2, 2, 3, 5, 3, 2)
+    _, _, src = _source(case, "bfloat16", "reference")
+    lines = src.splitlines()
+    assert lines[:4] == ["import numpy", "import onnx", "import onnx.reference", "import ml_dtypes"]
+    assert "x = numpy.asarray(x, dtype=ml_dtypes.bfloat16)" in lines
+    assert "session = onnx.reference.ReferenceEvaluator(model)" in lines
+    assert "onnx.TensorProto.BFLOAT16" in src and "onnxruntime" not in src
+
+
+def test_an_input_crop_slices_x_before_the_node():
+    case = make_case("conv", 2, 2, 2, 2, 5, 2, 1, padding=((-1, 1), (0, -2)))
+    _, spelled, src = _source(case, "float16")
+    assert spelled.label == "input_crop"
+    lines = src.splitlines()
+    assert lines[3:5] == ["x = x[:, :, 1:, :-2]", "x = numpy.ascontiguousarray(x, dtype=numpy.float16)"]
+    assert "x_info = onnx.helper.make_tensor_value_info('x', onnx.TensorProto.FLOAT16, [2, 2, 4, 3])" in lines
+    assert "pads=[0, 0, 1, 0]" in src
+
+
+def test_a_transpose_emulation_crops_extends_and_adds_the_bias_after_the_node():
+    case = make_case("conv_transpose", 1, 2, 2, 2, 4, 3, 2, padding=((-1, 1),))
+    prog, spelled, src = _source(case)
+    assert spelled.label == "crop_extend"
+    lines = src.splitlines()
+    assert "node = onnx.helper.make_node('ConvTranspose', ['x', 'w'], ['y'], kernel_shape=[3], strides=[2], " \
+           "dilations=[1], group=1)" in lines
+    assert "outs = session.run(None, {'x': x, 'w': w})" in lines
+    tail = lines[lines.index("y = outs[0]") + 1:]
+    assert tail == ["y = numpy.pad(y, [(0, 0), (0, 0), (1, 0)])", "y = y[:, :, :-1]", "bias = b.reshape(1, -1, 1)",
+                    "y = y + bias", "y = numpy.asarray(y, dtype=numpy.float64)"]
+
+
+def test_the_program_runs_with_numpy_alone_up_to_the_model():
+    """The setup's array steps are NumPy: executed with a stand-in for onnx, they give the dtype."""
+    case = make_case("conv", 2, 2, 2, 2, 5, 2, 1, padding=((-1, 1), (0, 0)))
+    prog, _ = op.program(case, "float16")
+    arrays = [s for s in prog.setup if s.func.startswith("numpy") or s.func == pg.INDEX]
+    rng = np.random.default_rng(0)
+    env = pg.execute(tuple(arrays), {"numpy": np, "x": rng.normal(size=case.x_shape), "w": rng.normal(size=case.w_shape),
+                                     "b": rng.normal(size=(case.out_channels,))})
+    assert env["x"].dtype == np.float16 and env["x"].shape == (2, 2, 4, 5) and env["x"].flags.c_contiguous
+    assert env["w"].dtype == np.float16 and env["b"].dtype == np.float16
+
+
+@pytest.mark.parametrize("op_name", ["conv", "conv_transpose"])
+def test_weights_round_trip_with_numpy_alone(op_name):
+    case = make_case(op_name, 2, 2, 4, 6, 5, (3, 2), groups=2)
+    w = np.random.default_rng(1).normal(size=case.w_shape)
+    env = pg.execute(op.weight_to_native(case), {"numpy": np, "w_torch": w})
+    assert env["w_onnx"].shape == case.w_shape  # ONNX's layout is PyTorch's
+    back = pg.execute(op.weight_from_native(case), {"numpy": np, "w_onnx": env["w_onnx"]})["w_torch"]
+    assert np.array_equal(back, w)

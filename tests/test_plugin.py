@@ -30,7 +30,7 @@ from harness import adapters
 from harness.adapters import torch_adapter
 
 broken = types.ModuleType("broken_torch")
-for name in ("LIBRARY", "PATHS", "available", "version", "environment", "plan"):
+for name in ("LIBRARY", "PATHS", "DTYPES", "available", "version", "environment", "plan"):
     setattr(broken, name, getattr(torch_adapter, name))
 
 def run(case, dtype, inputs, plan):

@@ -23,7 +23,7 @@ import pytest
 
 from harness import adapters, cli, formatting, loader, report, results, session
 from harness.adapters import numpy_adapter
-from harness.adapters.base import UNSUPPORTED, Plan
+from harness.adapters.base import unsupported_plan
 from harness.inputs import UNIT_ROUNDOFF, round_to_dtype
 from harness.runner import run_item
 from harness.status import Status
@@ -38,8 +38,8 @@ DEMO = "demo_buggy"
 def _demo_plan(case, dtype, path="textbook"):
     plan = numpy_adapter.plan(case, dtype, path)
     if case.groups > 1:
-        return Plan(DEMO, path, UNSUPPORTED, "", reason="grouped convolution is not implemented in the demo")
-    return dataclasses.replace(plan, framework=DEMO, call="demo_buggy." + plan.call)
+        return unsupported_plan(path, "grouped convolution is not implemented in the demo")
+    return dataclasses.replace(plan, program=dataclasses.replace(plan.program, notes=("demo_buggy: deliberate bugs",)))
 
 
 def _demo_run(case, dtype, inputs, plan):
@@ -59,7 +59,7 @@ def _demo_run(case, dtype, inputs, plan):
 def demo_adapter() -> adapters.Adapter:
     adapter = adapters.Adapter(DEMO, "tests.test_report", "textbook")
     adapter.__dict__["module"] = types.SimpleNamespace(  # what cached_property `module` would hold
-        LIBRARY="demo-buggy (test double)", PATHS=("textbook",), available=lambda: True,
+        LIBRARY="demo-buggy (test double)", PATHS=("textbook",), DTYPES=numpy_adapter.DTYPES, available=lambda: True,
         version=lambda: "0.0-demo", environment=lambda: {"deliberate_bugs": "True"},
         plan=_demo_plan, run=_demo_run)
     return adapter

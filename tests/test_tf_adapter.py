@@ -16,10 +16,12 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from harness import adapters, oracle, translate  # noqa: E402
+from harness import adapters, oracle, printed, translate  # noqa: E402
+from harness.adapters import program as pg  # noqa: E402
 from harness.adapters import tf_adapter as ta  # noqa: E402
 from harness.adapters import tf_padding as tp  # noqa: E402
-from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED, Unsupported, inverse_permutation  # noqa: E402
+from harness.adapters import torch_padding  # noqa: E402
+from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED, Unsupported  # noqa: E402
 from harness.inputs import inputs_for_dtype, make_inputs  # noqa: E402
 from harness.runner import run_item  # noqa: E402
 from tests.helpers import LAYOUTS, assert_all_pass, case_features, make_case, seeded_cases  # noqa: E402
@@ -113,7 +115,7 @@ def test_tf_same_is_torch_padding_1_output_padding_1_shifted_by_one_pixel():
 
     i = 5
     assert translate.transpose_word_crop("same", i, 3, 2, 1, 2 * i) == (0, 1)
-    assert translate.torch_transpose_padding(1, 0) == (1, 1)  # crops (1, 0) are p=1, op=1
+    assert torch_padding.transpose_padding(1, 0) == (1, 1)  # crops (1, 0) are p=1, op=1
     case = make_case("conv_transpose", 1, batch=1, cin=2, cout=3, size=i, kernel=3, stride=2, bias=False,
                      padding=((1, 0),), id="tf_shift")
     inp = make_inputs(case)
@@ -159,7 +161,8 @@ def test_what_tf_refuses_is_emulated_with_the_reason():
     dilated_t = make_case("conv_transpose", 2, cin=2, cout=2, dilation=2, padding=((0, 0),), id="tf_dil_t")
     for path in ta.PATHS:
         plan = ta.plan(dilated_t, "float64", path)
-        assert plan.expression == EMULATED and "dilation" in plan.reason and "dilate_kernel" in plan.call
+        assert plan.expression == EMULATED and "dilation" in plan.reason and plan.details.dilate_kernel
+        assert "tf.reshape" in plan.call and "dilate_kernel" in plan.details.label
     grouped3 = make_case("conv", 3, cin=2, cout=2, groups=2, size=3, kernel=2, padding=((0, 0),), id="tf_g3")
     plan = ta.plan(grouped3, "float32", "nn")  # Conv3D refuses groups even forward, in every dtype
     assert plan.expression == EMULATED and "groups" in plan.reason
@@ -177,8 +180,8 @@ def test_backprop_path_only_for_conv_transpose():
     assert not adapters.get("tensorflow-backprop").applies_to(conv)
     assert adapters.get("tensorflow").applies_to(conv)
     assert ta.plan(conv, "float64", "backprop_input").expression == UNSUPPORTED
-    with pytest.raises(ValueError):
-        ta.plan(conv, "float64", "lax")
+    with pytest.raises(ValueError):  # the registry checks the path before plan() is called
+        adapters.Adapter("tensorflow-lax", "harness.adapters.tf_adapter", "lax").plan(conv, "float64")
 
 
 def test_crop_beyond_the_data():
@@ -196,30 +199,57 @@ def test_crop_beyond_the_data():
     assert_all_pass(run_item(crop_x, "float64", adapters.get("tensorflow"), identities=True), "conv crop")
 
 
-@pytest.mark.parametrize(("op", "nd", "groups", "dilation", "pads", "path"), [
-    ("conv", 2, 1, 1, ((1, 0), (0, 2)), "nn"),  # explicit
-    ("conv", 1, 2, 2, ((-1, 2),), "nn"),  # tf.pad + slicing, groups split
-    ("conv", 3, 1, (1, 2, 1), ((0, 0),) * 3, "nn"),  # Conv3D dilation → dilate_kernel (float64)
-    ("conv_transpose", 2, 1, 1, ((1, 1), (0, -1)), "nn"),  # VALID, o = F, then crop / zeros
-    ("conv_transpose", 2, 2, 2, ((1, 0), (2, 1)), "nn"),  # explicit, split, dilate_kernel
-    ("conv_transpose", 1, 1, 1, ((1, 2),), "backprop_input"),  # unit axis + explicit_paddings
-    ("conv_transpose", 3, 1, 1, ((1, 0),) * 3, "backprop_input"),  # Conv3DBackpropInputV2 + crop
+@pytest.mark.parametrize(("op", "nd", "groups", "dilation", "pads", "path", "label"), [
+    ("conv", 2, 1, 1, ((1, 0), (0, 2)), "nn", "explicit"),
+    ("conv", 1, 2, 2, ((-1, 2),), "nn", "pre_pad+dilate_kernel+split_groups"),
+    ("conv", 3, 1, (1, 2, 1), ((0, 0),) * 3, "nn", "dilate_kernel"),  # Conv3D dilation, stride 2 (float64)
+    ("conv_transpose", 2, 1, 1, ((1, 1), (0, -1)), "nn", "crop_extend"),  # VALID, o = F, then crop / zeros
+    ("conv_transpose", 2, 2, 2, ((1, 0), (2, 1)), "nn", "explicit+dilate_kernel+split_groups"),
+    ("conv_transpose", 1, 1, 1, ((1, 2),), "backprop_input", "explicit+unit_axis"),
+    ("conv_transpose", 3, 1, 1, ((1, 0),) * 3, "backprop_input", "crop_extend"),  # Conv3DBackpropInputV2
 ])
-def test_call_reproduces_the_result(op, nd, groups, dilation, pads, path):
-    """plan.call, evaluated as Python with channels-last x, TF-layout w and b, gives the adapter's y."""
-    import tensorflow as tf
-
+def test_printed_script_reproduces_the_result(op, nd, groups, dilation, pads, path, label):
+    """The printed script (pg.script), run in a namespace holding only canonical x, w, b, g, gives
+    run()'s y, dx, dw, db bit for bit, and the oracle's y; it needs no harness import."""
     case = make_case(op, nd, batch=1, cin=2 * groups, cout=2 * groups, size=4, kernel=2, stride=2,
                      dilation=dilation, groups=groups, padding=pads, id="tf_call")
     inp = inputs_for_dtype(make_inputs(case), "float64")
     plan = ta.plan(case, "float64", path)
-    xperm, wperm = tp.data_permutation(nd), tp.weight_permutation(nd)
-    ns = {"tf": tf, "dilate_kernel": ta.dilate_kernel, "x": tf.constant(inp.x.transpose(xperm)),
-          "w": tf.constant(inp.w.transpose(wperm)), "b": tf.constant(inp.b)}
-    y = np.asarray(eval(plan.call, ns)).transpose(inverse_permutation(xperm))  # noqa: S307
-    np.testing.assert_allclose(y, ta.run(case, "float64", inp, plan)["y"], rtol=1e-13, atol=1e-13)
-    np.testing.assert_allclose(y, oracle.forward_and_vjp(case, inp.x, inp.w, inp.b, inp.g).as_dict()["y"],
+    assert printed.formulation(plan) == label, plan.reason
+    assert pg.names_used(plan.program) <= {"numpy", "tf", "x", "w", "b", "g", "xp", "wd", "y", "x_h", "wd_h",
+                                           "w_h", *(f"{v}{i}" for v in "xwy" for i in range(groups))}
+    assert "harness" not in "\n".join(pg.script(plan.program))
+    got = ta.run(case, "float64", inp, plan)
+    namespace = printed.execute_script(plan.program, inp.as_dict(), gradients=True)
+    for q in got:
+        np.testing.assert_array_equal(namespace[q], got[q], err_msg=q)
+    np.testing.assert_allclose(got["y"], oracle.forward_and_vjp(case, inp.x, inp.w, inp.b, inp.g).as_dict()["y"],
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("op", "dtype"), [("conv", "float64"), ("conv_transpose", "float32")])
+def test_native_weight_gives_the_oracle(op, dtype):
+    """w_tf = weight_to_native(w_torch), fed to TF's own grouped op, gives the oracle's y, and
+    weight_from_native gives w_torch back. (TF's Eigen kernels refuse a grouped float64
+    Conv2DBackpropInput even forward: the transpose runs on oneDNN, in float32.)"""
+    import tensorflow as tf
+
+    case = make_case(op, 2, batch=1, cin=4, cout=6, size=5, kernel=(2, 3), groups=2, bias=False,
+                     padding=((0, 0),), id="tf_weight")
+    inp = inputs_for_dtype(make_inputs(case), dtype)
+    env = pg.execute(tp.weight_to_native(case), {"numpy": np, "w_torch": inp.w})
+    assert env["w_tf"].shape == tuple(tp.filter_shape(case))
+    back = pg.execute(tp.weight_from_native(case), {"numpy": np, "w_tf": env["w_tf"]})["w_torch"]
+    np.testing.assert_array_equal(back, inp.w)
+    x = tf.constant(np.transpose(inp.x, tp.data_permutation(2)), getattr(tf, dtype))
+    w_tf = tf.constant(env["w_tf"], getattr(tf, dtype))
+    if op == "conv":
+        y = tf.nn.conv2d(x, w_tf, 1, "VALID")
+    else:  # TF infers the groups from the filter's C_out/g and output_shape's C_out
+        y = tf.nn.conv2d_transpose(x, w_tf, [1, *case.output_size, case.out_channels], 1, "VALID")
+    want = oracle.forward_and_vjp(case, inp.x, inp.w, None, inp.g).as_dict()["y"]
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(np.transpose(tf.cast(y, tf.float64).numpy(), (0, 3, 1, 2)), want, rtol=tol, atol=tol)
 
 
 def test_refusal_at_run_time_is_unsupported(monkeypatch):
@@ -246,13 +276,19 @@ def test_refusal_at_run_time_is_unsupported(monkeypatch):
         ta.run(case, "float64", inp, plan)
 
 
-def test_probes_are_cached():
+def test_kernel_refusals_are_measured_once_per_geometry():
     case = make_case("conv_transpose", 2, cin=2, cout=2, groups=2, padding=((0, 0),), id="tf_cache")
-    ta.plan(case, "float64", "nn")
-    n = len(ta._PROBES)
-    ta.plan(make_case("conv_transpose", 2, batch=3, cin=2, cout=2, groups=2, padding=((0, 0),), id="b"),
-            "float64", "nn")
-    assert len(ta._PROBES) == n  # the batch is not part of the geometry a probe measures
+    plan = ta.plan(case, "float64", "nn")
+    form = tp.first_choice(case, "nn")[0]
+    message = ta.kernel_refusal(case, "float64", form)
+    assert message and message in plan.reason  # what was measured is what the plan says
+    n = ta._refusal.cache_info().currsize
+    other = make_case("conv_transpose", 2, batch=3, cin=2, cout=2, groups=2, bias=False, padding=((0, 0),),
+                      layout="channels_last", id="b")
+    assert ta.kernel_refusal(other, "float64", form) == message
+    ta.plan(other, "float64", "nn")
+    assert ta._refusal.cache_info().currsize == n  # batch, bias, layout and id are not the geometry
+    assert ta.kernel_refusal(case, "float32", form) is None  # oneDNN computes grouped gradients
 
 
 def test_onednn_dtypes_run_natively_what_eigen_refuses():

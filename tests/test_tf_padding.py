@@ -5,11 +5,14 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from harness import translate
+from harness.adapters import program as pg
 from harness.adapters import tf_padding as tp
 from harness.adapters.base import inverse_permutation
 
@@ -126,3 +129,77 @@ def test_kernel_and_groups_helpers():
     assert tp.dilated_kernel_size((3, 1, 2), (2, 3, 1)) == (5, 1, 2)
     assert tp.group_bounds(6, 3) == ((0, 2), (2, 4), (4, 6))
     assert tp.full_lengths((4, 3), (3, 2), (2, 1), (1, 2)) == (9, 5)
+
+
+# --------------------------------------------------------------------------- formulation and program
+
+
+def _case(op="conv", ndim=2, **kw):
+    from tests.helpers import make_case
+
+    return make_case(op, ndim, **kw)
+
+
+@pytest.mark.parametrize(("op", "nd", "path", "pads", "label"), [
+    ("conv", 2, "nn", ((0, 0),), "native"),
+    ("conv", 2, "nn", ((1, 0), (0, 2)), "explicit"),
+    ("conv", 1, "nn", ((1, 0),), "pre_pad"),  # explicit padding in 1D: tf.pad
+    ("conv", 2, "nn", ((-1, 1), (0, 0)), "pre_pad"),  # a crop
+    ("conv_transpose", 2, "nn", ((1, 1), (0, -1)), "crop_extend"),
+    ("conv_transpose", 2, "nn", ((1, 0), (0, 1)), "explicit"),
+    ("conv_transpose", 1, "backprop_input", ((1, 2),), "explicit+unit_axis"),
+    ("conv_transpose", 1, "backprop_input", ((0, -1),), "crop_extend+unit_axis"),
+])
+def test_first_choice_labels(op, nd, path, pads, label):
+    form, reasons = tp.first_choice(_case(op, nd, size=5, kernel=3, padding=pads), path)
+    assert form.label == label
+    assert bool(reasons) == (form.pre is not None or form.post is not None)
+
+
+def test_label_joins_the_emulations():
+    form = tp.Formulation("conv", "convolution", "VALID", pre=((1, 0),), dilate_kernel=True, split_groups=True)
+    assert form.label == "pre_pad+dilate_kernel+split_groups"
+
+
+@pytest.mark.parametrize("op", ["conv", "conv_transpose"])
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_weight_round_trip(op, ndim):
+    case = _case(op, ndim, cin=4, cout=6, groups=2, kernel=(2, 3, 1)[:ndim], padding=((0, 0),))
+    w = np.random.default_rng(0).standard_normal(case.w_shape)
+    w_tf = pg.execute(tp.weight_to_native(case), {"numpy": np, "w_torch": w})["w_tf"]
+    assert w_tf.shape == tuple(tp.filter_shape(case))
+    back = pg.execute(tp.weight_from_native(case), {"numpy": np, "w_tf": w_tf})["w_torch"]
+    np.testing.assert_array_equal(back, w)
+
+
+# tf.expand_dims / tf.pad / tf.reshape as NumPy spells them: the dilation steps run without TF
+NUMPY_TF = SimpleNamespace(expand_dims=np.expand_dims, pad=np.pad, reshape=np.reshape)
+
+
+@pytest.mark.parametrize(("shape", "dilation"), [((3, 2, 4), (2,)), ((2, 3, 1, 2), (3, 1)), ((2, 1, 2, 1, 1), (2, 1, 3))])
+def test_dilate_kernel_steps_insert_zeros_between_taps(shape, dilation):
+    w = np.arange(1.0, 1 + np.prod(shape)).reshape(shape)
+    nd = len(dilation)
+    steps = tp.dilate_kernel_steps("wd", "w", shape, dilation)
+    got = pg.execute(steps, {"tf": NUMPY_TF, "w": w})["wd"] if steps else w
+    want = np.zeros(tp.dilated_kernel_size(shape[:nd], dilation) + shape[nd:])
+    want[tuple(slice(None, None, d) for d in dilation)] = w
+    np.testing.assert_array_equal(got, want)
+
+
+def test_program_steps_only_name_numpy_and_tf():
+    """Every step calls numpy, tf or a variable of the program: the printed code needs no harness."""
+    case = _case("conv_transpose", 1, cin=4, cout=2, groups=2, dilation=2, padding=((1, -1),))
+    form = replace(tp.first_choice(case, "backprop_input")[0], dilate_kernel=True, split_groups=True)
+    prog = tp.program(case, "float32", form)
+    assert prog.autodiff == pg.TAPE and dict(prog.imports) == {"numpy": "numpy", "tf": "tensorflow"}
+    assigned = {s.out for s in prog.setup + prog.body}
+    assert pg.names_used(prog) <= {"numpy", "tf", "x", "w", "b"} | assigned
+    source = "\n".join(pg.script(prog))
+    assert "harness" not in source and source.count("tf.raw_ops.Conv2DBackpropInput(") == 2
+    assert "tf.concat([y0, y1], axis=-1)" in source and "y = y[:, 0]" not in source  # per group: y0[:, 0]
+    assert "y0 = y0[:, 0]" in source and "tf.reshape(wd, " in source
+
+
+def test_tf_has_no_layer_of_its_own():
+    assert tp.layer_program(_case(), "float32") is None

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from harness import translate
+from harness.adapters import torch_padding
 
 # ---------------------------------------------------------------------------------------------
 # effective_kernel: d*(k-1) + 1
@@ -340,26 +341,6 @@ def test_transpose_word_functions_reject_unknown_words(function):
 
 
 @pytest.mark.parametrize(
-    ("lo", "hi", "expected"),
-    [
-        (0, 0, (0, 0)),
-        (1, 1, (1, 0)),
-        (1, 0, (1, 1)),  # crop one less at the end: op=1
-        (2, 0, (2, 2)),
-        (3, 1, (3, 2)),
-        (1, -1, (1, 2)),  # op=2: whether the stride allows it is the caller's check
-        (0, -2, (0, 2)),
-        (0, 1, None),  # hi > lo would need op < 0
-        (2, 3, None),
-        (-1, -1, None),  # PyTorch's padding cannot be negative
-        (-1, -2, None),
-    ],
-)
-def test_torch_transpose_padding(lo, hi, expected):
-    assert translate.torch_transpose_padding(lo, hi) == expected
-
-
-@pytest.mark.parametrize(
     ("pads", "expected"),
     [
         ((), True),  # no axes: vacuously symmetric
@@ -440,7 +421,7 @@ def test_torch_conv_transpose_length_and_crop():
         assert len(full) == translate.transpose_full_length(i, k, s, d), where
         assert len(y) == translate.transpose_output_length(i, k, s, d, p, p - op), where
         np.testing.assert_array_equal(y, _crop(full, p, p - op), err_msg=str(where))  # PyTorch crops (p, p - op)
-        assert translate.torch_transpose_padding(p, p - op) == (p, op), where
+        assert torch_padding.transpose_padding(p, p - op) == (p, op), where
 
 
 def test_torch_output_padding_bound_is_the_length_range():

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from types import ModuleType
 
+from harness.adapters import base
+
 # adapter name → (module, path). Several names may share a module: one per computation path.
 REGISTRY: dict[str, tuple[str, str]] = {
     "numpy": ("harness.adapters.numpy_adapter", "textbook"),
@@ -48,6 +50,41 @@ class Adapter:
                 raise RuntimeError(f"adapter {self.name!r}: cannot import {self.module_name}: {exc}") from exc
             raise
 
+    def hook(self, name: str):
+        """One of the contract's optional names (`base.DEFAULTS`), the module's own or the default."""
+        try:
+            return getattr(self.module, name, base.DEFAULTS[name])
+        except ImportError:
+            return base.DEFAULTS[name]
+
+    def plan(self, case, dtype: str) -> base.Plan:
+        """The module's plan, after the checks every adapter needs: a path it has, a dtype it takes."""
+        paths = self.module.PATHS
+        if self.path not in paths:
+            raise ValueError(f"adapter {self.name!r}: unknown path {self.path!r}; {self.module_name} has "
+                             f"{', '.join(paths)}")
+        dtypes = getattr(self.module, "DTYPES", None)
+        if dtypes is None:
+            raise AttributeError(f"adapter {self.name!r}: {self.module_name} defines no DTYPES (the dtypes it "
+                                 "takes; see harness/adapters/base.py)")
+        if dtype not in dtypes:
+            return base.unsupported_plan(self.path, f"{self.library} has no {dtype} here (it takes {', '.join(dtypes)})")
+        return self.module.plan(case, dtype, self.path)
+
+    def run(self, case, dtype: str, inputs, plan: base.Plan) -> dict:
+        return self.module.run(case, dtype, inputs, plan)
+
+    def layer_program(self, case, dtype: str):
+        return self.hook("layer_program")(case, dtype)
+
+    def weight_steps(self, case) -> tuple[tuple, tuple]:
+        """(to native, from native): NumPy steps between canonical `w_torch` and the framework's layout."""
+        return tuple(self.hook("weight_to_native")(case)), tuple(self.hook("weight_from_native")(case))
+
+    @property
+    def gradients(self) -> bool:
+        return bool(self.hook("GRADIENTS"))
+
     @property
     def library(self) -> str:
         try:
@@ -62,30 +99,20 @@ class Adapter:
             return False
 
     def applies_to(self, case) -> bool:
-        """Some paths exist only for one op (e.g. TF's backprop_input for conv_transpose)."""
-        try:
-            check = getattr(self.module, "applies_to", None)
-        except ImportError:  # the framework is missing: the item runs and reports `skipped`
-            return True
-        return True if check is None else bool(check(case, self.path))
+        """Some paths exist only for one op (e.g. TF's backprop_input for conv_transpose); a missing
+        framework's items still run, and report `skipped`."""
+        return bool(self.hook("applies_to")(case, self.path))
 
     @property
     def runs_forward_only(self) -> bool:
         """Whether `run` accepts inputs without a cotangent and then computes the forward alone."""
-        try:
-            return bool(getattr(self.module, "FORWARD_ONLY_RUNS", False))
-        except ImportError:
-            return False
+        return bool(self.hook("FORWARD_ONLY_RUNS"))
 
     def known_issue(self, case, dtype: str) -> str | None:
         """An adapter's own expected failure (a framework bug over a whole class of cases), or None."""
         if not self.available():  # its rows are `skipped`: no framework, no bug to expect
             return None
-        try:
-            check = getattr(self.module, "known_issue", None)
-        except ImportError:
-            return None
-        return None if check is None else check(case, dtype, self.path)
+        return self.hook("known_issue")(case, dtype, self.path)
 
 
 def named(adapter_name: str, wanted: str) -> bool:

@@ -1,28 +1,45 @@
-"""What every adapter module provides, and helpers they share.
+"""The adapter contract, and helpers adapters share.
 
-An adapter module (one per framework) defines the same names:
+An adapter module (one per framework; see `harness.adapters.REGISTRY`) defines
 
     LIBRARY: str                      the distribution whose version is reported
     PATHS: tuple[str, ...]            the ways it can compute a case; the first is the default
+    DTYPES: tuple[str, ...]           the dtypes it can be asked for (others are `unsupported` rows)
     available() -> bool               importable here (cheap: must not import the framework)
     version() -> str
     environment() -> dict[str, str]   flags that change numbers (TF32, oneDNN, x64, ...)
-    plan(case, dtype, path) -> Plan   how the case is spelled natively, or why it cannot be
+    plan(case, dtype, path) -> Plan   how the case is spelled natively (a `program.Program`, the one
+                                      description that both runs and prints), or why it cannot be
     run(case, dtype, inputs, plan) -> dict[str, np.ndarray]
         inputs are float64 arrays already rounded to `dtype`, channels-first, PyTorch weight
-        layout; the adapter converts to its own layouts and dtype, runs forward and VJP with the
-        cotangent inputs.g, and returns y, dx, dw (and db with bias) as float64, channels-first.
-    FORWARD_ONLY_RUNS: bool           optional (default False): run() accepts inputs.g None and then
-        returns y alone; the runner uses it for the identity rows, which need only the dual op's
-        forward (for JAX that cuts what the identity rows compile)
+        layout; the adapter executes plan.program (setup, then body under its autodiff), runs the
+        VJP with the cotangent inputs.g, and returns y, dx, dw (and db with bias) as float64,
+        channels-first.
 
-`run` raises `Unsupported` when the framework refuses a case it cannot compute (its message is
-kept), and lets any other exception through: the runner records it as an `error` row.
+and may define (the defaults are in `DEFAULTS`, applied by the registry, nowhere else)
+
+    applies_to(case, path) -> bool    whether a path exists for the case (default: True)
+    known_issue(case, dtype, path) -> str | None   an expected failure over a class of cases
+    device() -> str                   where it computes (default: "cpu")
+    GRADIENTS: bool                   False: forward only, dx/dw/db rows are `unsupported`
+    FORWARD_ONLY_RUNS: bool           run() accepts inputs.g None and then returns y alone (the
+                                      identity rows need only the dual op's forward)
+    layer_program(case, dtype) -> Program | None    the framework's layer object for the case
+                                      (`harness translate`); None where it has none
+    weight_to_native(case), weight_from_native(case) -> tuple[Step, ...]   NumPy steps between the
+                                      canonical `w_torch` and the framework's own weight layout
+
+`run` raises `Unsupported` when the framework refuses a case it cannot compute (`refusal` decides
+from the exception's text), and lets any other exception through: the runner records it as an
+`error` row. The registry checks path and dtype before `plan` is called.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+from harness.adapters.program import Program
 
 NATIVE, EMULATED, UNSUPPORTED = "native", "emulated", "unsupported"
 
@@ -31,17 +48,37 @@ class Unsupported(Exception):
     """The framework cannot compute this case (as opposed to computing it wrongly)."""
 
 
+DEFAULTS = {
+    "applies_to": lambda case, path: True,
+    "known_issue": lambda case, dtype, path: None,
+    "device": lambda: "cpu",
+    "GRADIENTS": True,
+    "FORWARD_ONLY_RUNS": False,
+    "layer_program": lambda case, dtype: None,
+    "weight_to_native": lambda case: (),
+    "weight_from_native": lambda case: (),
+}
+
+
 @dataclass(frozen=True)
 class Plan:
-    """How one framework expresses one case."""
+    """How one framework expresses one case: the program it runs and prints, or why there is none."""
 
-    framework: str
     path: str
     expression: str  # native | emulated | unsupported
-    call: str  # the native call(s) that reproduce the case, as Python source
+    program: Program | None = None
     reason: str = ""  # why emulated or unsupported
     device: str = "cpu"
-    details: tuple = ()  # adapter-private parameters computed by plan()
+    details: object = None  # the adapter's own frozen dataclass of choices made by plan()
+
+    @property
+    def call(self) -> str:
+        """The program as Python source (what results, reports and `harness translate` show)."""
+        return self.program.source() if self.program is not None else ""
+
+
+def unsupported_plan(path: str, reason: str, device: str = "cpu") -> Plan:
+    return Plan(path, UNSUPPORTED, None, reason, device)
 
 
 def fmt_call(func: str, *args: str, **kwargs) -> str:
@@ -89,13 +126,38 @@ def inverse_permutation(perm) -> tuple[int, ...]:
     return tuple(inv)
 
 
-def unsupported_message(exc: BaseException) -> bool:
-    """True when a framework's exception says it does not implement something (vs. a bug)."""
+REFUSALS = ("not implemented", "not supported", "unimplemented", "no registered", "unsupported",
+            "only supports", "is not available", "could not find a valid", "do not yet support",
+            "could not find device for node")
+
+
+def refusal(exc: BaseException, extra: tuple[str, ...] = ()) -> bool:
+    """True when a framework's exception says it does not implement something (vs. a bug).
+
+    `extra`: a framework's own measured refusal phrases, beyond the common ones."""
+    if isinstance(exc, NotImplementedError):
+        return True
     text = str(exc).lower()
-    needles = ("not implemented", "not supported", "unimplemented", "no registered", "unsupported",
-               "only supports", "is not available", "could not find a valid", "do not yet support",
-               "could not find device for node")
-    return any(n in text for n in needles)
+    return any(n in text for n in REFUSALS + tuple(e.lower() for e in extra))
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def refusals(framework: str, extra: tuple[str, ...] = (), message=first_line):
+    """Inside the block, a framework exception that is a `refusal` becomes `Unsupported` with
+    "framework: message"; any other exception passes through unchanged (an `error` row)."""
+    try:
+        yield
+    except Unsupported:
+        raise
+    except Exception as exc:  # noqa: BLE001 - sorted: refusals are unsupported, the rest propagate
+        if refusal(exc, extra):
+            raise Unsupported(f"{framework}: {message(exc)}") from exc
+        raise
 
 
 # The start-up lines native libraries write to file descriptor 2 while they are imported (TF and absl:

@@ -6,12 +6,16 @@ the main environment `available()` is False and every row is `skipped`. `availab
 raises: it checks that the package exists and that numpy is older than 2 (importing chainer under
 numpy 2 fails), without importing chainer.
 
-Vocabulary (see `harness.adapters.chainer_padding`): a conv pads (p, p), with cover_all
-(p, p + s - 1); a deconvolution crops p at the start and keeps `outsize` elements. Canonical cases
-outside it are emulated with Chainer's own differentiable functions around the native call: a conv
-gets its input padded (F.pad) or cropped (slicing) and runs with pad=0; a deconvolution runs with
-pad=0 and its full output is cropped / extended with zeros, then the bias is added (F.bias), so
-that appended zeros carry it too. Chainer has no bfloat16.
+The vocabulary (a conv pads (p, p), with cover_all (p, p + s - 1); a deconvolution crops p at the
+start and keeps `outsize` elements), the emulations of the cases outside it and the program that
+runs and prints them are in `harness.adapters.chainer_padding` (pure); this module executes that
+program. Chainer has no bfloat16.
+
+run() executes the program under `chainer.using_config("train", True)` and
+`chainer.using_config("use_ideep", "never")`. These are Chainer 7.8.1's defaults (measured in the
+chainer env: config.train True, config.use_ideep 'never', and intel64.is_ideep_available() False),
+so the printed script, which runs under the defaults, computes the same numbers (the printed-code
+test checks it bit for bit); environment() records use_ideep.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ from functools import lru_cache
 import numpy as np
 
 from harness.adapters import chainer_padding as cp
-from harness.adapters.base import EMULATED, NATIVE, UNSUPPORTED, Plan, Unsupported, crop_or_extend, fmt_call
+from harness.adapters import program as pg
+from harness.adapters.base import EMULATED, NATIVE, Plan, Unsupported, first_line, refusals
+from harness.adapters.chainer_padding import layer_program, weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "chainer"
 PATHS = ("functions",)
-_DTYPES = ("float64", "float32", "float16")
+DTYPES = ("float64", "float32", "float16")
 
 
 def _numpy_major() -> int:
@@ -87,42 +93,9 @@ def environment() -> dict[str, str]:
     }
 
 
-def _names(case) -> tuple[str, str]:
-    kind = "deconvolution" if case.is_transpose else "convolution"
-    return (f"chainer.functions.{kind}_2d", "2d") if case.ndim == 2 else (f"chainer.functions.{kind}_nd", "nd")
-
-
 def plan(case, dtype: str, path: str = "functions") -> Plan:
-    if path not in PATHS:
-        raise ValueError(f"unknown chainer path {path!r}; known: {', '.join(PATHS)}")
-    if dtype not in _DTYPES:
-        return Plan("chainer", path, UNSUPPORTED, "", f"chainer has no {dtype} (NumPy backend: float16/32/64 only)")
-    func, _ = _names(case)
-    note = f"  # numpy.{dtype} arrays; layout NC... (Chainer has no channels-last)" if case.layout == "channels_last" \
-        else f"  # numpy.{dtype} arrays"
-    common = dict(stride=case.stride, dilate=case.dilation, groups=case.groups)
-    if case.is_transpose:
-        spelled = cp.deconv_spelling(case.input_size, case.kernel, case.stride, case.dilation, case.padding)
-        if spelled is not None:
-            pad, outsize = spelled
-            call = fmt_call(func, "x", "W", "b", pad=pad, outsize=outsize, **common)
-            return Plan("chainer", path, NATIVE, call + note, details=("native", pad, outsize, False))
-        call = (fmt_call(func, "x", "W", "None", pad=0, **common)
-                + f"  then crop / zero-extend {case.padding}, then F.bias(y, b)")
-        reason = (f"crops {case.padding}: Chainer crops (p, F - p - outsize) with p >= 0 and outsize within "
-                  "get_conv_outsize's bounds (end crop in [p - s + 1, p + s - 1])")
-        return Plan("chainer", path, EMULATED, call + note, reason, details=("emulated", 0, None, False))
-    spelled = cp.conv_spelling(case.input_size, case.kernel, case.stride, case.dilation, case.padding,
-                               prefer_cover_all=case.cover_all)
-    if spelled is not None:
-        pad, cover_all = spelled
-        call = fmt_call(func, "x", "W", "b", pad=pad, cover_all=cover_all or None, **common)
-        return Plan("chainer", path, NATIVE, call + note, details=("native", pad, None, cover_all))
-    widths = [(0, 0), (0, 0), *((max(lo, 0), max(hi, 0)) for lo, hi in case.padding)]
-    call = fmt_call(func, f"F.pad(x[crop], {widths}, 'constant')", "W", "b", pad=0, **common)
-    reason = (f"padding {case.padding}: Chainer pads (p, p) or, with cover_all, (p, p + s - 1); "
-              "the input is padded / cropped before the call")
-    return Plan("chainer", path, EMULATED, call + note, reason, details=("emulated", 0, None, False))
+    program, spelled = cp.program(case, dtype)
+    return Plan(path, NATIVE if spelled.native else EMULATED, program, spelled.reason, details=spelled)
 
 
 def _backward_breaks(case) -> tuple[int, ...] | None:
@@ -140,7 +113,7 @@ def known_issue(case, dtype: str, path: str) -> str | None:
     (A conv case reaches it through its identity rows: `harness.runner.expected_failure` asks about
     the dual op too.)
     """
-    outsize = _backward_breaks(case) if case.is_transpose and dtype in _DTYPES else None
+    outsize = _backward_breaks(case) if case.is_transpose and dtype in DTYPES else None
     if outsize is None:
         return None
     return ("chainer 7.8.1 deconvolution backward convolves gy with one cover_all flag for all axes, but "
@@ -148,48 +121,32 @@ def known_issue(case, dtype: str, path: str) -> str | None:
             "(ValueError: shape-mismatch for sum); the forward is right (chainer_padding.deconv_backward_breaks)")
 
 
-def _crop_or_extend(F, y, pads):
-    """base.crop_or_extend with chainer.functions.pad (differentiable)."""
-    return crop_or_extend(y, pads, lambda t, grow: F.pad(t, [(0, 0), (0, 0), *grow], "constant"))
+def _typed(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {first_line(exc)}"
 
 
 def run(case, dtype: str, inputs, plan: Plan) -> dict[str, np.ndarray]:
     chainer = _chainer()
-    kind, pad, outsize, cover_all = plan.details
-    npdt = np.dtype(dtype)
-    x = chainer.Variable(inputs.x.astype(npdt))
-    w = chainer.Variable(inputs.w.astype(npdt))
-    b = chainer.Variable(inputs.b.astype(npdt)) if inputs.b is not None else None
-    g = inputs.g.astype(npdt)
+    program = plan.program
+    env = {"chainer": chainer, "numpy": np, **{k: v for k, v in inputs.as_dict().items() if v is not None}}
     with chainer.using_config("train", True), chainer.using_config("use_ideep", "never"):
-        y = _forward(chainer, case, x, w, b, kind, pad, outsize, cover_all)
-        leaves = [v for v in (x, w, b) if v is not None]
-        try:
-            grads = chainer.grad([y], leaves, grad_outputs=[chainer.Variable(g)])
-        except NotImplementedError as exc:
-            raise Unsupported(f"chainer backward: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}") from exc
-        except Exception as exc:  # noqa: BLE001 - the forward worked: say that the backward failed
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise RuntimeError(f"chainer backward failed ({type(exc).__name__}: {text})") from exc
-    as_np = lambda v: np.asarray(v.array, dtype=np.float64)  # noqa: E731
-    out = {"y": as_np(y), "dx": as_np(grads[0]), "dw": as_np(grads[1])}
-    if b is not None:
-        out["db"] = as_np(grads[2])
-    return out
+        with refusals("chainer", message=_typed):
+            pg.execute(program.setup + program.cotangent + program.body, env)
+        _backward(program, env)
+    names = ("y", *program.gradient_names)
+    for q in names:
+        pg.execute(program.output_steps(q), env)
+    return {q: env[q] for q in names}
 
 
-def _forward(chainer, case, x, w, b, kind, pad, outsize, cover_all):
-    F = chainer.functions
-    common = dict(stride=case.stride, pad=pad, dilate=case.dilation, groups=case.groups)
+def _backward(program, env: dict) -> None:
+    """chainer.grad: NotImplementedError (or a refusal's words) is `Unsupported`; any other failure is
+    a RuntimeError saying that the backward failed, the forward having worked."""
     try:
-        if case.is_transpose:
-            op = F.deconvolution_2d if case.ndim == 2 else F.deconvolution_nd
-            if kind == "native":
-                return op(x, w, b, outsize=outsize, **common)
-            y = _crop_or_extend(F, op(x, w, None, **common), case.padding)
-            return y if b is None else F.bias(y, b, axis=1)
-        op = F.convolution_2d if case.ndim == 2 else F.convolution_nd
-        xin = x if kind == "native" else _crop_or_extend(F, x, tuple((-lo, -hi) for lo, hi in case.padding))
-        return op(xin, w, b, cover_all=cover_all, **common)
-    except NotImplementedError as exc:
-        raise Unsupported(f"chainer: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}") from exc
+        with refusals("chainer backward", message=_typed):
+            pg.execute(program.gradient, env)
+    except Unsupported:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the forward worked: say that the backward failed
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise RuntimeError(f"chainer backward failed ({type(exc).__name__}: {text})") from exc

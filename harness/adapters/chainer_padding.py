@@ -1,4 +1,5 @@
-"""Chainer's padding vocabulary as pure functions (this module never imports chainer).
+"""Chainer's padding vocabulary, and the program that computes a case with it. Pure: this module
+never imports chainer.
 
 Chainer 7.8.1 (chainer.utils.conv), with e = d*(k-1) + 1:
 
@@ -17,13 +18,26 @@ A conv's trailing padding matters only through the number of outputs, so a canon
 is Chainer-native when lo = p >= 0 and its output length equals Chainer's with or without
 cover_all (one cover_all for all axes). A crop (lo, hi) is native when lo = p >= 0 and
 outsize = F - lo - hi is one Chainer accepts.
+
+Cases outside that vocabulary are emulated with Chainer's own differentiable functions around the
+native call (`program`): a conv gets its input padded (chainer.functions.pad) or cropped (slicing)
+and runs with pad=0 ("pre_pad"); a deconvolution runs with pad=0 and its full output is cropped /
+extended with zeros, then the bias is added (chainer.functions.bias), so that appended zeros carry
+it too ("crop_extend"). Chainer's weight layouts are PyTorch's (W of a convolution
+(C_out, C_in/g, *k), of a deconvolution (C_in, C_out/g, *k)), so the canonical w is Chainer's W.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from harness import translate
+from harness.adapters import program as pg
+from harness.adapters.program import Ref
+
+F = "chainer.functions"
+L = "chainer.links"
 
 
 def get_conv_outsize(size: int, k: int, s: int, p: int, cover_all: bool = False, d: int = 1) -> int:
@@ -130,3 +144,171 @@ def deconv_backward_breaks(
         return False
     return any(i != get_conv_outsize(o, k, s, p, cover_all=cover_all, d=d)
                for i, o, k, s, p, d in zip(size, outsize, kernel, stride, pad, dilation))
+
+
+# --------------------------------------------------------------------------- the program
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How Chainer computes a case: the op's own pad (and cover_all / outsize), or an emulation."""
+
+    native: bool
+    pad: tuple[int, ...] | int = 0  # the op's pad argument (0 when emulated)
+    cover_all: bool = False  # conv, native
+    outsize: tuple[int, ...] | None = None  # deconvolution, native (None: Chainer's default)
+    emulation: str = ""  # "pre_pad" (conv) | "crop_extend" (deconvolution), when not native
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        if not self.native:
+            return self.emulation
+        return "native+cover_all" if self.cover_all else "native+outsize" if self.outsize else "native"
+
+
+def spelling(case) -> Spelling:
+    if case.is_transpose:
+        spelled = deconv_spelling(case.input_size, case.kernel, case.stride, case.dilation, case.padding)
+        if spelled is not None:
+            return Spelling(True, spelled[0], outsize=spelled[1])
+        return Spelling(False, emulation="crop_extend", reason=(
+            f"crops {case.padding}: Chainer crops (p, F - p - outsize) with p >= 0 and outsize within "
+            "get_conv_outsize's bounds (end crop in [p - s + 1, p + s - 1])"))
+    spelled = conv_spelling(case.input_size, case.kernel, case.stride, case.dilation, case.padding,
+                            prefer_cover_all=case.cover_all)
+    if spelled is not None:
+        return Spelling(True, spelled[0], cover_all=spelled[1])
+    return Spelling(False, emulation="pre_pad", reason=(
+        f"padding {case.padding}: Chainer pads (p, p) or, with cover_all, (p, p + s - 1); "
+        "the input is padded / cropped before the call"))
+
+
+def function_name(case) -> str:
+    kind = "deconvolution" if case.is_transpose else "convolution"
+    return f"{F}.{kind}_2d" if case.ndim == 2 else f"{F}.{kind}_nd"
+
+
+def _pad_step(out: str, src: str, grow) -> pg.Step:
+    """chainer.functions.pad of the spatial axes by non-negative (lo, hi) pairs."""
+    return pg.call(out, f"{F}.pad", Ref(src), [(0, 0), (0, 0), *grow], "constant")
+
+
+def _pre_pad(case, src: str) -> list[pg.Step]:
+    """A conv's canonical input padding as steps on `src` (pad, or crop where negative) into `xp`."""
+    return pg.crop_or_extend("xp", src, tuple((-lo, -hi) for lo, hi in case.padding), 2, case.ndim + 2,
+                             _pad_step)
+
+
+def _crop_extend(case) -> list[pg.Step]:
+    """A deconvolution's canonical crops of its full output y, then its bias (b) when it has one."""
+    steps = pg.crop_or_extend("y", "y", case.padding, 2, case.ndim + 2, _pad_step)
+    return steps + ([pg.call("y", f"{F}.bias", Ref("y"), Ref("b"), axis=1)] if case.bias else [])
+
+
+def _op_kwargs(case, spelled: Spelling, **link) -> dict:
+    """The op's keyword arguments beyond the arrays (cover_all and outsize only when set); a link's
+    own (nobias, initialW, ...) go in the middle, in the order of its signature."""
+    kwargs = dict(stride=case.stride, pad=spelled.pad, **link)
+    if spelled.cover_all:
+        kwargs["cover_all"] = True
+    if spelled.outsize is not None:
+        kwargs["outsize"] = spelled.outsize
+    return kwargs | dict(dilate=case.dilation, groups=case.groups)
+
+
+def _body(case, spelled: Spelling) -> list[pg.Step]:
+    op, kwargs = function_name(case), _op_kwargs(case, spelled)
+    b = Ref("b") if case.bias else None
+    if spelled.native:
+        return [pg.call("y", op, Ref("x"), Ref("w"), b, **kwargs)]
+    if not case.is_transpose:
+        steps = _pre_pad(case, "x")
+        return steps + [pg.call("y", op, Ref("xp" if steps else "x"), Ref("w"), b, **kwargs)]
+    return [pg.call("y", op, Ref("x"), Ref("w"), None, **kwargs), *_crop_extend(case)]
+
+
+def _variables(names, dtype: str) -> tuple[pg.Step, ...]:
+    """Each canonical array cast to the dtype and wrapped as a chainer.Variable."""
+    return tuple(s for n in names for s in (pg.call(n, f"{n}.astype", Ref(f"numpy.{dtype}")),
+                                            pg.call(n, "chainer.Variable", Ref(n))))
+
+
+def _to_numpy(names) -> tuple:
+    return tuple((q, (pg.call(q, "numpy.asarray", Ref(f"{q}.array"), dtype=Ref("numpy.float64")),)) for q in names)
+
+
+IMPORTS = (("chainer", "chainer"), ("numpy", "numpy"))
+
+
+def _notes(case) -> tuple[str, ...]:
+    return ("Chainer has no channels-last: the arrays stay N, C, *spatial",) if case.layout == "channels_last" else ()
+
+
+def program(case, dtype: str) -> tuple[pg.Program, Spelling]:
+    """The Chainer program for a case (chainer.functions on chainer.Variables, gradients by
+    chainer.grad with the cotangent as a Variable) and the spelling it uses.
+
+    It runs under Chainer's default configuration (config.train True, config.use_ideep 'never'),
+    which the adapter's run() also sets explicitly."""
+    spelled = spelling(case)
+    leaves = ("x", "w", "b") if case.bias else ("x", "w")
+    grads = tuple("d" + n for n in leaves)
+    prog = pg.Program(
+        imports=IMPORTS,
+        setup=_variables(leaves, dtype),  # W's layout is the canonical one (weight_to_native)
+        body=tuple(_body(case, spelled)),
+        leaves=leaves,
+        cotangent=_variables(("g",), dtype),
+        gradient=(pg.call(grads, "chainer.grad", [Ref("y")], [Ref(n) for n in leaves], grad_outputs=[Ref("g")]),),
+        outputs=_to_numpy(("y", *grads)),
+        notes=_notes(case),
+    )
+    return prog, spelled
+
+
+def weight_to_native(case) -> tuple[pg.Step, ...]:
+    """Chainer's W layout is PyTorch's: convolution (C_out, C_in/g, *k), deconvolution
+    (C_in, C_out/g, *k), groups included. Nothing to convert."""
+    return (pg.call("w_chainer", "numpy.asarray", Ref("w_torch")),)
+
+
+def weight_from_native(case) -> tuple[pg.Step, ...]:
+    return (pg.call("w_torch", "numpy.asarray", Ref("w_chainer")),)
+
+
+def link_name(case, spelled: Spelling) -> str:
+    """Convolution2D / Deconvolution2D in 2D, ConvolutionND / DeconvolutionND otherwise, and for a 2D
+    cover_all conv: Convolution2D has no cover_all, ConvolutionND(2, ...) has (and computes the same
+    bits as convolution_2d with cover_all, measured over the library's 15 such items)."""
+    kind = "Deconvolution" if case.is_transpose else "Convolution"
+    return f"{L}.{kind}2D" if case.ndim == 2 and not spelled.cover_all else f"{L}.{kind}ND"
+
+
+def _layer_steps(case, spelled: Spelling, dtype: str) -> list[pg.Step]:
+    native_bias = case.bias and (spelled.native or not case.is_transpose)
+    steps, init = [], {}
+    for name, arg in (("w", "initialW"), ("b", "initial_bias"))[:1 + native_bias]:
+        steps.append(pg.call(f"initial_{name}", "chainer.initializers.Constant", Ref(name),
+                             dtype=Ref(f"numpy.{dtype}")))
+        init[arg] = Ref(f"initial_{name}")
+    link = link_name(case, spelled)
+    head = (case.ndim,) if link.endswith("ND") else ()
+    steps.append(pg.call("layer", link, *head, case.in_channels, case.out_channels, case.kernel,
+                         **_op_kwargs(case, spelled, nobias=not native_bias, **init)))
+    pre = _pre_pad(case, "x") if not spelled.native and not case.is_transpose else []
+    steps += [*pre, pg.call("y", "layer", Ref("xp" if pre else "x"))]
+    return steps + (_crop_extend(case) if not spelled.native and case.is_transpose else [])
+
+
+def layer_program(case, dtype: str) -> pg.Program:
+    """chainer.links.Convolution2D / Deconvolution2D (2D) or ConvolutionND / DeconvolutionND (1D, 3D)
+    built with the case's pad, cover_all, outsize, dilate and groups, its W and b loaded from the
+    canonical w and b through `initialW` / `initial_bias` as chainer.initializers.Constant with the
+    dtype (a bare array would be cast to config.dtype, float32; copydata into a default link, too),
+    called on x (forward only). An emulated case gets the same pre-pad, or crop / extension and bias,
+    as `program`. Every case has a layer (`link_name`), so this never returns None."""
+    names = ("x", "w", "b") if case.bias else ("x", "w")
+    setup = tuple(pg.call(n, f"{n}.astype", Ref(f"numpy.{dtype}")) for n in names)
+    return pg.Program(imports=IMPORTS, setup=setup, body=tuple(_layer_steps(case, spelling(case), dtype)),
+                      leaves=names, autodiff=pg.NONE, outputs=_to_numpy(("y",)), notes=_notes(case))

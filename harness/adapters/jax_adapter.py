@@ -11,11 +11,18 @@ Two paths:
   lhs_dilation=stride, the same padding, a flipped and regrouped kernel and
   feature_group_count=groups (native for groups).
 
-Padding is passed as explicit pairs; lax accepts negative padding (it crops), so no case needs
-an extra crop. float64 needs ``jax_enable_x64``, switched on at first use (importing this module
-does not import jax). Every (op, parameters, dtype, layout, formulation) gets one jitted function
-computing (y, dx, dw, db), cached; jit caches the compiled executable per input shape. The
-identity rows' dual op runs forward only (FORWARD_ONLY_RUNS): its program is a fraction of a forward+VJP.
+The computation is one `program.Program` built in `harness.adapters.jax_padding` (pure); `run`
+executes it as `program.script` prints it: the layout transposes in NumPy before jit (`prepare`;
+inside it XLA folds g's transpose into db's reduction, which then sums in another order), then
+setup (casts) and cotangent inside `compute`, the body under `jax.vjp`, all compiled together by
+`jax.jit`. The casts stay inside the compiled function: moving them out compiles about a fifth
+faster but lets XLA sum db in another order (measured: float32 db bound ratios 2-5x larger), which
+would change the library's numbers. One jitted function per program (cached), and jit caches the
+executable per shape. The identity rows' dual op runs forward only (FORWARD_ONLY_RUNS): a fraction
+of a forward+VJP.
+
+float64 needs ``jax_enable_x64``, switched on at first use (importing this module does not import
+jax) and in the program's prelude (the printed script switches it on before its first jit call).
 """
 
 from __future__ import annotations
@@ -27,21 +34,20 @@ from functools import lru_cache
 import numpy as np
 
 from harness.adapters import jax_padding as jp
-from harness.adapters.base import (
-    EMULATED,
-    NATIVE,
-    Plan,
-    Unsupported,
-    fmt_call,
-    inverse_permutation,
-    unsupported_message,
-)
+from harness.adapters import program as pg
+from harness.adapters.base import EMULATED, NATIVE, Plan, refusals
+from harness.adapters.jax_padding import weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "jax"
 PATHS = ("lax", "conv_general_dilated")
-_DTYPES = ("float64", "float32", "float16", "bfloat16")
-_PRECISION = "precision=jax.lax.Precision.HIGHEST"
+DTYPES = ("float64", "float32", "float16", "bfloat16")
 FORWARD_ONLY_RUNS = True  # run() with inputs.g None returns y alone (see base.py)
+
+
+def layer_program(case, dtype: str):
+    """flax.linen.Conv / ConvTranspose for the case (`jax_padding.layer_program`), only where flax is
+    installed: `harness translate` prints no layer it cannot have executed here."""
+    return jp.layer_program(case, dtype) if importlib.util.find_spec("flax") is not None else None
 
 
 def available() -> bool:
@@ -109,161 +115,55 @@ def environment() -> dict[str, str]:
     }
 
 
-def _formulation(case, path: str) -> str:
-    """Which computation a (case, path) runs: conv, transpose (lax.conv_transpose), its grouped
-    split/concat emulation, or dilated (conv_general_dilated with lhs_dilation)."""
-    if not case.is_transpose:
-        return "conv"  # both paths compute a conv the same way: share the compiled function
-    if path == "conv_general_dilated":
-        return "dilated"
-    return "transpose" if case.groups == 1 else "transpose_split"
-
-
-def _bias_expr(case, layout: str) -> str:
-    idx = ["None"] * (case.ndim + 2)
-    idx[1 if layout == "channels_first" else case.ndim + 1] = ":"
-    return f"b[{', '.join(idx)}]"
-
-
 def plan(case, dtype: str, path: str = "lax") -> Plan:
-    if path not in PATHS:
-        raise ValueError(f"unknown jax path {path!r}; known: {', '.join(PATHS)}")
-    if dtype not in _DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}")
-    form = _formulation(case, path)
-    layout = case.layout
-    dn = jp.dimension_numbers(case.ndim, layout)
-    wperm = jp.weight_permutation(case.ndim, layout)
-    xperm = jp.data_permutation(case.ndim, layout)
-    bias = f" + {_bias_expr(case, layout)}" if case.bias else ""
-    note = (f"  # dtype jnp.{dtype}; x = x_ncx.transpose{xperm}, w = w_torch.transpose{wperm}"
-            if layout == "channels_last" else f"  # dtype jnp.{dtype}; PyTorch layouts")
-    if form == "conv":
-        pads = jp.conv_padding(case.padding)
-        call = fmt_call("jax.lax.conv_general_dilated", "x", "w", _PRECISION, window_strides=case.stride,
-                        padding=pads, rhs_dilation=case.dilation, dimension_numbers=dn,
-                        feature_group_count=case.groups) + bias + note
-        return Plan("jax", path, NATIVE, call, device=device(), details=(form, pads))
-    pads = jp.transpose_padding(case.padding, case.kernel, case.dilation)
-    if form == "transpose":
-        call = fmt_call("jax.lax.conv_transpose", "x", "w", _PRECISION, strides=case.stride, padding=pads,
-                        rhs_dilation=case.dilation, dimension_numbers=dn, transpose_kernel=True) + bias + note
-        return Plan("jax", path, NATIVE, call, device=device(), details=(form, pads))
-    if form == "transpose_split":
-        ax_x = 1 if layout == "channels_first" else case.ndim + 1
-        ax_w = 0 if layout == "channels_first" else case.ndim + 1
-        g = case.groups
-        cin_g = case.in_channels // g
-        sx = ", ".join(":" if a != ax_x else "sl" for a in range(case.ndim + 2))
-        sw = ", ".join(":" if a != ax_w else "sl" for a in range(case.ndim + 2))
-        inner = fmt_call("jax.lax.conv_transpose", f"x[{sx}]", f"w[{sw}]", _PRECISION, strides=case.stride,
-                         padding=pads, rhs_dilation=case.dilation, dimension_numbers=dn, transpose_kernel=True)
-        call = (f"jnp.concatenate([{inner} for sl in [slice(i * {cin_g}, (i + 1) * {cin_g}) for i in range({g})]],"
-                f" axis={ax_x}){bias}{note}")
-        reason = f"lax.conv_transpose has no groups: {g} groups split over channels and concatenated"
-        return Plan("jax", path, EMULATED, call, reason, device(), (form, pads))
-    # dilated: the transposed conv as a fractionally strided forward conv
-    kernel = f"jax_padding.transpose_kernel_as_conv(w_torch, {case.groups})"
-    if layout == "channels_last":
-        kernel += f".transpose{wperm}"
-    call = (fmt_call("jax.lax.conv_general_dilated", "x", kernel, _PRECISION, window_strides=(1,) * case.ndim,
-                     padding=pads, lhs_dilation=case.stride, rhs_dilation=case.dilation, dimension_numbers=dn,
-                     feature_group_count=case.groups)
-            + bias + note + "; transpose_kernel_as_conv flips k and swaps in/out channels per group")
-    return Plan("jax", path, NATIVE, call, device=device(), details=(form, pads))
+    program, f = jp.program(case, dtype, path)
+    return Plan(path, NATIVE if f.native else EMULATED, program, f.reason, device(), f)
 
 
-def _key(case, dtype: str, form: str, pads, gradients: bool = True) -> tuple:
-    return (form, case.ndim, case.stride, case.dilation, case.groups, case.bias, pads, case.layout, dtype,
-            gradients)
+def _modules() -> dict:
+    jax = _jax()
+    return {"jax": jax, "jnp": jax.numpy, "numpy": np}
+
+
+def _inputs(program: pg.Program, gradients: bool) -> tuple[str, ...]:
+    """The canonical arrays `compute` takes, in order (as program.script passes them)."""
+    return tuple(dict.fromkeys((*program.leaves, "g") if gradients else program.leaves))
 
 
 @lru_cache(maxsize=512)
-def _compiled(form: str, ndim: int, stride, dilation, groups: int, bias: bool, pads, layout: str, dtype: str,
-              gradients: bool = True):
-    """One jitted (x, w, b, g) -> (y, dx, dw[, db]) in float64 for native-layout float64 inputs, or
-    (x, w, b) -> (y,) without `gradients`.
+def _compiled(program: pg.Program, gradients: bool = True):
+    """The program's `compute` (setup, cotangent, body under jax.vjp), jitted: canonical arrays →
+    (y, d<leaf>...) in the native layout and dtype, or y alone without `gradients`."""
+    modules = _modules()
+    jax = modules["jax"]
+    names = _inputs(program, gradients)
 
-    The casts to and from `dtype` are inside the program: moving them out compiles about a fifth
-    faster but lets XLA sum db in another order (measured: float32 db bound ratios 2-5x larger,
-    still passing), which would change the library's numbers."""
-    jax = _jax()
-    jnp, lax = jax.numpy, jax.lax
-    dt = getattr(jnp, dtype)
-    dn = jp.dimension_numbers(ndim, layout)
-    hi = lax.Precision.HIGHEST
-    cax = 1 if layout == "channels_first" else ndim + 1  # channel axis of data
-    wax = 0 if layout == "channels_first" else ndim + 1  # C_in axis of a transposed kernel
-    wperm = jp.weight_permutation(ndim, layout)
-    winv = inverse_permutation(wperm)
-    bshape = tuple(-1 if a == cax else 1 for a in range(ndim + 2))
+    def forward(*leaves):
+        return pg.execute(program.body, {**modules, **dict(zip(program.leaves, leaves))})["y"]
 
-    def conv(x, w):
-        return lax.conv_general_dilated(x, w, stride, pads, rhs_dilation=dilation, dimension_numbers=dn,
-                                        feature_group_count=groups, precision=hi)
+    def compute(*arrays):
+        steps = program.setup + (program.cotangent if gradients else ())
+        env = pg.execute(steps, {**modules, **dict(zip(names, arrays))})
+        leaves = [env[n] for n in program.leaves]
+        if not gradients:
+            return (forward(*leaves),)
+        y, vjp = jax.vjp(forward, *leaves)
+        return (y, *vjp(env["g"]))
 
-    def transpose(x, w):
-        return lax.conv_transpose(x, w, stride, pads, rhs_dilation=dilation, dimension_numbers=dn,
-                                  transpose_kernel=True, precision=hi)
-
-    def transpose_split(x, w):
-        parts = []
-        for sl in jp.group_slices(x.shape[cax], groups):
-            xs = x[tuple(sl if a == cax else slice(None) for a in range(ndim + 2))]
-            ws = w[tuple(sl if a == wax else slice(None) for a in range(ndim + 2))]
-            parts.append(transpose(xs, ws))
-        return jnp.concatenate(parts, axis=cax)
-
-    def dilated(x, w):
-        wc = jp.transpose_kernel_as_conv(w.transpose(winv), groups).transpose(wperm)
-        return lax.conv_general_dilated(x, wc, (1,) * ndim, pads, lhs_dilation=stride, rhs_dilation=dilation,
-                                        dimension_numbers=dn, feature_group_count=groups, precision=hi)
-
-    op = {"conv": conv, "transpose": transpose, "transpose_split": transpose_split, "dilated": dilated}[form]
-
-    def f(x, w, b):
-        y = op(x, w)
-        return y + b.reshape(bshape) if bias else y
-
-    def cast(x, w, b):
-        return x.astype(dt), w.astype(dt), None if b is None else b.astype(dt)
-
-    def both(x, w, b, g):
-        y, vjp = jax.vjp(f, *cast(x, w, b))
-        grads = vjp(g.astype(dt))
-        outs = (y, *grads[:2]) + ((grads[2],) if bias else ())
-        return tuple(o.astype(jnp.float64) for o in outs)
-
-    def forward(x, w, b, g):
-        return (f(*cast(x, w, b)).astype(jnp.float64),)
-
-    return jax.jit(both if gradients else forward)
-
-
-def _prepared(case, dtype: str, plan: Plan, gradients: bool = True):
-    form, pads = plan.details
-    return _compiled(*_key(case, dtype, form, pads, gradients))
+    return jax.jit(compute)
 
 
 def run(case, dtype: str, inputs, plan: Plan) -> dict[str, np.ndarray]:
     """Forward and VJP; with `inputs.g` None (the identity rows' dual op) the forward alone."""
-    _jax()
+    program = plan.program
     gradients = inputs.g is not None
-    fn = _prepared(case, dtype, plan, gradients)
-    xperm = jp.data_permutation(case.ndim, case.layout)
-    wperm = jp.weight_permutation(case.ndim, case.layout)
-    xinv, winv = inverse_permutation(xperm), inverse_permutation(wperm)
-    native = lambda a, p: None if a is None else np.ascontiguousarray(np.transpose(a, p), dtype=np.float64)  # noqa: E731
-    try:
-        outs = fn(native(inputs.x, xperm), native(inputs.w, wperm), inputs.b, native(inputs.g, xperm))
-        outs = [np.asarray(o) for o in outs]
-    except Exception as exc:  # XlaRuntimeError, TypeError, NotImplementedError: refusal or bug
-        if unsupported_message(exc):
-            raise Unsupported(f"jax: {str(exc).strip().splitlines()[0]}") from exc
-        raise
-    if not gradients:
-        return {"y": np.transpose(outs[0], xinv)}
-    result = {"y": np.transpose(outs[0], xinv), "dx": np.transpose(outs[1], xinv), "dw": np.transpose(outs[2], winv)}
-    if case.bias:
-        result["db"] = outs[3]
-    return result
+    arrays = inputs.as_dict()
+    host = program.prelude + program.prepare + (program.prepare_cotangent if gradients else ())
+    env = pg.execute(host, {**_modules(), **{k: v for k, v in arrays.items() if v is not None}})
+    with refusals("jax"):  # XlaRuntimeError, TypeError, NotImplementedError: refusal or bug
+        outs = _compiled(program, gradients)(*(env[n] for n in _inputs(program, gradients)))
+    names = ("y", *program.gradient_names) if gradients else ("y",)
+    env.update(zip(names, outs))
+    for q in names:
+        pg.execute(program.output_steps(q), env)
+    return {q: env[q] for q in names}

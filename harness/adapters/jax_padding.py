@@ -1,4 +1,4 @@
-"""Pure translation of canonical cases into jax.lax vocabulary (this module never imports jax).
+"""JAX's vocabulary for canonical cases, and the program that computes them. Pure: never imports jax.
 
 Canonical padding (see `harness.translate`): for `conv`, (lo, hi) input padding per spatial axis
 (negative = crop); for `conv_transpose`, the crop (lo, hi) taken from the full output of length
@@ -12,14 +12,22 @@ F = (i-1)*s + d*(k-1) + 1 (negative = zeros appended).
   F - lo - hi for (a, b) = (e-1-lo, e-1-hi), and the values agree with the canonical crop (the
   padded input is the adjoint of the forward conv's window placement). The same pairs serve the
   `conv_general_dilated` formulation with lhs_dilation=stride.
+
+`program(case, dtype, path)` builds the one description of the computation (`program.Program`,
+autodiff VJP): setup (layout transposes, casts to the dtype) and the body run inside one
+`jax.jit`, the body under `jax.vjp`, as `program.script` prints it. Steps use no slices, so a
+program is hashable (the adapter caches one compiled function per program).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from harness import translate
-from harness.adapters.base import channels_last_permutation, spatial_first_weight_permutation
+from harness.adapters import program as pg
+from harness.adapters.base import channels_last_permutation, inverse_permutation, spatial_first_weight_permutation
+from harness.adapters.program import Ref
 
 Pairs = tuple[tuple[int, int], ...]
 
@@ -94,20 +102,223 @@ def weight_permutation(ndim: int, layout: str) -> tuple[int, ...]:
     return spatial_first_weight_permutation(ndim)
 
 
-def transpose_kernel_as_conv(w, groups: int):
-    """Forward-conv kernel (C_out, C_in/g, *k) of a transposed conv with PyTorch weights.
+def kernel_as_conv_steps(out: str, src: str, case) -> list[pg.Step]:
+    """jnp steps turning the native transposed-conv kernel `src` into the forward-conv kernel `out`
+    of the same layout: back to (C_in, C_out/g, *k), regrouped as (g, C_in/g, C_out/g, *k), the two
+    channel axes swapped → (C_out, C_in/g, *k), spatially flipped (lax.rev), then native again.
+    Gradients flow through it (it runs inside the traced body)."""
+    nd, groups = case.ndim, case.groups
+    cin_g, cout_g = case.in_channels // groups, case.out_channels // groups
+    perm = weight_permutation(nd, case.layout)
+    identity = perm == tuple(range(nd + 2))
+    steps = [] if identity else [pg.call(out, f"{src}.transpose", inverse_permutation(perm))]
+    cur = src if identity else out
+    steps += [pg.call(out, f"{cur}.reshape", (groups, cin_g, cout_g, *case.kernel)),
+              pg.call(out, f"{out}.swapaxes", 1, 2),
+              pg.call(out, f"{out}.reshape", (groups * cout_g, cin_g, *case.kernel)),
+              pg.call(out, "jax.lax.rev", Ref(out), tuple(range(2, nd + 2)))]
+    if not identity:
+        steps.append(pg.call(out, f"{out}.transpose", perm))
+    return steps
 
-    (C_in, C_out/g, *k) → (g, C_in/g, C_out/g, *k) → swap the two channel axes → (C_out, C_in/g,
-    *k), spatially flipped. Works on any array with reshape/swapaxes/negative-step slicing
-    (NumPy or jax.numpy), so the gradient flows through it when called inside a traced function.
+
+# --------------------------------------------------------------------------- the program
+
+IMPORTS = (("numpy", "numpy"), ("jax", "jax"), ("jnp", "jax.numpy"))
+HIGHEST = Ref("jax.lax.Precision.HIGHEST")
+# float64 needs x64 before jax.jit sees the first argument (inside `compute` it is too late: measured,
+# a fresh process then fails with "expected parameter 0 ... f32 but got ... f64")
+PRELUDE = (pg.call(None, "jax.config.update", "jax_enable_x64", True),)
+FORMS = ("conv", "transpose", "transpose_split", "dilated")
+
+
+@dataclass(frozen=True)
+class Formulation:
+    """Which lax computation a (case, path) runs, and its explicit lax padding pairs."""
+
+    form: str  # one of FORMS
+    padding: Pairs
+    groups: int = 1
+
+    @property
+    def label(self) -> str:
+        return self.form
+
+    @property
+    def native(self) -> bool:
+        return self.form != "transpose_split"
+
+    @property
+    def reason(self) -> str:
+        if self.native:
+            return ""
+        return f"lax.conv_transpose has no groups: {self.groups} groups split over channels and concatenated"
+
+
+def formulation(case, path: str) -> Formulation:
+    """conv (both paths compute a conv the same way, so they share one program), transpose
+    (lax.conv_transpose), its grouped split/concat emulation, or dilated (conv_general_dilated with
+    lhs_dilation=stride, native groups)."""
+    if not case.is_transpose:
+        return Formulation("conv", conv_padding(case.padding), case.groups)
+    pads = transpose_padding(case.padding, case.kernel, case.dilation)
+    if path == "conv_general_dilated":
+        return Formulation("dilated", pads, case.groups)
+    return Formulation("transpose" if case.groups == 1 else "transpose_split", pads, case.groups)
+
+
+def channel_axis(ndim: int, layout: str) -> int:
+    """The channel axis of native data."""
+    return 1 if layout == "channels_first" else ndim + 1
+
+
+def kernel_in_axis(ndim: int, layout: str) -> int:
+    """The C_in axis of a native transposed-conv kernel (PyTorch's first axis: OIHW's O, HWIO's O)."""
+    return 0 if layout == "channels_first" else ndim + 1
+
+
+def _layout(name: str, perm: tuple[int, ...]) -> tuple[pg.Step, ...]:
+    """Canonical `name` → the native layout, in NumPy before jit (a transpose inside it lets XLA fold
+    it into db's reduction, which then sums in another order: measured on 14 channels_last items)."""
+    return () if perm == tuple(range(len(perm))) else (pg.call(name, "numpy.transpose", Ref(name), perm),)
+
+
+def _cast(name: str, dtype: str) -> pg.Step:
+    """To the case's dtype, inside jit (outside it XLA sums db in another order: measured)."""
+    return pg.call(name, f"{name}.astype", Ref(f"jnp.{dtype}"))
+
+
+def _setup(case, dtype: str) -> tuple[pg.Step, ...]:
+    return tuple(_cast(name, dtype) for name in (("x", "w", "b") if case.bias else ("x", "w")))
+
+
+def _transpose(out: str, x: str, w: str, case, f: Formulation, dn) -> pg.Step:
+    return pg.call(out, "jax.lax.conv_transpose", Ref(x), Ref(w), strides=case.stride, padding=f.padding,
+                   rhs_dilation=case.dilation, dimension_numbers=dn, transpose_kernel=True, precision=HIGHEST)
+
+
+def _split(case, f: Formulation, dn) -> list[pg.Step]:
+    """lax.conv_transpose per group on channel slices of x and w, concatenated."""
+    cax, wax = channel_axis(case.ndim, case.layout), kernel_in_axis(case.ndim, case.layout)
+    size = case.in_channels // case.groups
+    steps = []
+    for i in range(case.groups):
+        lo, hi = i * size, (i + 1) * size
+        steps += [pg.call(f"x{i}", "jax.lax.slice_in_dim", Ref("x"), lo, hi, axis=cax),
+                  pg.call(f"w{i}", "jax.lax.slice_in_dim", Ref("w"), lo, hi, axis=wax),
+                  _transpose(f"y{i}", f"x{i}", f"w{i}", case, f, dn)]
+    return steps + [pg.call("y", "jnp.concatenate", tuple(Ref(f"y{i}") for i in range(case.groups)), axis=cax)]
+
+
+def _body(case, f: Formulation) -> tuple[pg.Step, ...]:
+    dn = dimension_numbers(case.ndim, case.layout)
+    common = dict(rhs_dilation=case.dilation, dimension_numbers=dn, feature_group_count=case.groups,
+                  precision=HIGHEST)
+    if f.form == "conv":
+        steps = [pg.call("y", "jax.lax.conv_general_dilated", Ref("x"), Ref("w"), window_strides=case.stride,
+                         padding=f.padding, **common)]
+    elif f.form == "transpose":
+        steps = [_transpose("y", "x", "w", case, f, dn)]
+    elif f.form == "transpose_split":
+        steps = _split(case, f, dn)
+    else:  # dilated: the transposed conv as a fractionally strided forward conv
+        steps = kernel_as_conv_steps("wc", "w", case)
+        steps.append(pg.call("y", "jax.lax.conv_general_dilated", Ref("x"), Ref("wc"),
+                             window_strides=(1,) * case.ndim, padding=f.padding, lhs_dilation=case.stride,
+                             **common))
+    if case.bias:
+        cax = channel_axis(case.ndim, case.layout)
+        shape = tuple(-1 if a == cax else 1 for a in range(case.ndim + 2))
+        steps += [pg.call("bias", "b.reshape", shape), pg.add("y", Ref("y"), Ref("bias"))]
+    return tuple(steps)
+
+
+def _back(q: str, perm: tuple[int, ...] | None) -> tuple[pg.Step, ...]:
+    """A computed quantity → canonical float64 NumPy (exact: every dtype widens to float64)."""
+    steps = [pg.call(q, "numpy.asarray", Ref(q), dtype=Ref("numpy.float64"))]
+    if perm is not None and perm != tuple(range(len(perm))):
+        steps.append(pg.call(q, "numpy.transpose", Ref(q), inverse_permutation(perm)))
+    return tuple(steps)
+
+
+def _outputs(case) -> tuple:
+    xperm = data_permutation(case.ndim, case.layout)
+    wperm = weight_permutation(case.ndim, case.layout)
+    out = [("y", _back("y", xperm)), ("dx", _back("dx", xperm)), ("dw", _back("dw", wperm))]
+    return tuple(out + ([("db", _back("db", None))] if case.bias else []))
+
+
+NOTES = {
+    "transpose": "transpose_kernel=True: without it lax neither flips the kernel nor swaps its channel axes "
+                 "(jax-ml/jax#14337)",
+    "transpose_split": "lax.conv_transpose has no groups argument: one call per group, concatenated",
+    "dilated": "the transposed conv as a conv of the lhs-dilated input with the flipped, regrouped kernel",
+}
+
+
+def program(case, dtype: str, path: str = "lax") -> tuple[pg.Program, Formulation]:
+    """The JAX program for a case: prelude (x64) and prepare (NumPy layout) outside jit; setup (casts
+    to the dtype) and body under jax.vjp, one jax.jit."""
+    f = formulation(case, path)
+    leaves = ("x", "w", "b") if case.bias else ("x", "w")
+    xperm, wperm = data_permutation(case.ndim, case.layout), weight_permutation(case.ndim, case.layout)
+    prog = pg.Program(imports=IMPORTS, prelude=PRELUDE, prepare=_layout("x", xperm) + _layout("w", wperm),
+                      prepare_cotangent=_layout("g", xperm), setup=_setup(case, dtype), body=_body(case, f),
+                      leaves=leaves, cotangent=(_cast("g", dtype),), autodiff=pg.VJP, outputs=_outputs(case),
+                      notes=(NOTES[f.form],) if f.form in NOTES else ())
+    return prog, f
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def weight_to_native(case) -> tuple[pg.Step, ...]:
+    """NumPy steps: canonical `w_torch` → `w_jax`, the kernel lax takes in the case's layout
+    (conv OIHW / HWIO; conv_transpose with transpose_kernel=True the same permutation; groups are
+    already in the channel axes)."""
+    return (pg.call("w_jax", "numpy.transpose", Ref("w_torch"), weight_permutation(case.ndim, case.layout)),)
+
+
+def weight_from_native(case) -> tuple[pg.Step, ...]:
+    """NumPy steps: `w_jax` → canonical `w_torch` (the inverse of `weight_to_native`)."""
+    inv = inverse_permutation(weight_permutation(case.ndim, case.layout))
+    return (pg.call("w_torch", "numpy.transpose", Ref("w_jax"), inv),)
+
+
+# --------------------------------------------------------------------------- flax.linen layers
+
+LAYER_IMPORTS = IMPORTS + (("nn", "flax.linen"),)
+
+
+def layer_program(case, dtype: str) -> pg.Program | None:
+    """flax.linen.Conv / flax.linen.ConvTranspose built with the case's parameters, its kernel and bias
+    loaded from the canonical w, b, applied to x (forward only, autodiff NONE).
+
+    Flax layers are channels-last whatever the case's layout: x and the kernel are transposed in
+    NumPy (the kernel by the channels_last `weight_to_native` permutation: Conv's (*k, C_in/g, C_out),
+    ConvTranspose(transpose_kernel=True)'s (*k, C_out, C_in)), y back. Padding is passed as explicit
+    pairs: Conv's are the canonical ones (lax crops negative ones), ConvTranspose's the lax pairs of
+    `transpose_padding` (flax hands them to lax.conv_transpose unchanged). None for a grouped
+    transposed conv: flax.linen.ConvTranspose has no feature_group_count.
     """
-    cin, cout_g, *k = w.shape
-    cin_g = cin // groups
-    w = w.reshape((groups, cin_g, cout_g, *k)).swapaxes(1, 2).reshape((groups * cout_g, cin_g, *k))
-    return w[(slice(None), slice(None), *(slice(None, None, -1) for _ in k))]
-
-
-def group_slices(channels: int, groups: int) -> tuple[slice, ...]:
-    """The channel slice of every group."""
-    size = channels // groups
-    return tuple(slice(g * size, (g + 1) * size) for g in range(groups))
+    if case.is_transpose and case.groups > 1:
+        return None
+    nd = case.ndim
+    head = dict(features=case.out_channels, kernel_size=case.kernel, strides=case.stride)
+    tail = dict(kernel_dilation=case.dilation, use_bias=case.bias, dtype=Ref(f"jnp.{dtype}"),
+                param_dtype=Ref(f"jnp.{dtype}"), precision=HIGHEST)
+    if case.is_transpose:
+        pads = transpose_padding(case.padding, case.kernel, case.dilation)
+        layer = pg.call("layer", "nn.ConvTranspose", **head, padding=pads, **tail, transpose_kernel=True)
+    else:
+        layer = pg.call("layer", "nn.Conv", **head, padding=conv_padding(case.padding),
+                        feature_group_count=case.groups, **tail)
+    xperm = data_permutation(nd, "channels_last")
+    wperm = weight_permutation(nd, "channels_last")
+    setup = [pg.call("x", "numpy.transpose", Ref("x"), xperm), pg.call("w", "numpy.transpose", Ref("w"), wperm)]
+    names = ("x", "w", "b") if case.bias else ("x", "w")
+    setup += [pg.call(n, "jnp.asarray", Ref(n), dtype=Ref(f"jnp.{dtype}")) for n in names]
+    params = {"kernel": Ref("w"), **({"bias": Ref("b")} if case.bias else {})}
+    body = (layer, pg.call("y", "layer.apply", {"params": params}, Ref("x")))
+    return pg.Program(imports=LAYER_IMPORTS, prelude=PRELUDE, setup=tuple(setup), body=body, leaves=names,
+                      autodiff=pg.NONE, outputs=(("y", _back("y", xperm)),))

@@ -1,24 +1,15 @@
 """Keras 3: keras.ops.conv / keras.ops.conv_transpose, on whatever KERAS_BACKEND selects.
 
-Keras is a vocabulary more than an implementation: one padding word for all axes, `valid` or
-`same`, plus `output_padding` for conv_transpose, and no `groups` argument (a conv's groups are
-implied by the kernel's input-channel axis; conv_transpose has none). This adapter shows which
-canonical cases that vocabulary can express at all (`plan` → unsupported with the reason) and
-whether what the backend computes for them matches.
+Keras is a vocabulary more than an implementation: one padding word for all axes (`valid` or
+`same`), `output_padding` for conv_transpose, no groups for conv_transpose. The spelling and the
+program that runs and prints it are in `harness.adapters.keras_padding` (pure); `plan` says which
+canonical cases that vocabulary expresses at all (unsupported with the reason otherwise), `run`
+executes the program and so shows whether what the backend computes for them matches.
 
-Translation (pure functions below, importable without keras):
-
-- conv: a word fits an axis when it puts the same padding at the start and yields the same
-  number of outputs (trailing padding a window never reaches changes nothing); `same` is
-  TF/JAX SAME (odd pixel at the end, dilated kernel).
-- conv_transpose: Keras fixes the output length (keras.src.backend.common.backend_utils):
-  valid → (i-1)*s + max(e, s) or (i-1)*s + e + output_padding; same → i*s or
-  (i-1)*s + e%2 + output_padding, e = d*(k-1) + 1. The crop of T = F - o follows TensorFlow's rule
-  (the backend Keras was written for): valid crops (0, T), same crops max(T, 0)//2 at the start.
-  Measured with Keras 3.15.1: the JAX backend's own padding arithmetic gives the same crop for
-  every spelling whose length TF accepts, and the torch backend's crops agree on the random
-  Keras-shaped cases of the tests. Should a backend ever place the crop elsewhere, its rows show
-  a mismatch: that is a finding, not something to adapt to.
+Measured with Keras 3.15.1: the JAX backend's own padding arithmetic gives the same conv_transpose
+crop as TF's rule for every spelling whose length TF accepts, and the torch backend's crops agree
+on the random Keras-shaped cases of the tests. Should a backend ever place the crop elsewhere, its
+rows show a mismatch: that is a finding, not something to adapt to.
 
 Layouts follow the case: `data_format="channels_first"` unless the case asks for channels_last.
 TensorFlow on CPU computes NCHW only through oneDNN (float32, bfloat16); otherwise it refuses
@@ -26,43 +17,32 @@ TensorFlow on CPU computes NCHW only through oneDNN (float32, bfloat16); otherwi
 TF's other refusals: strides > 1 together with dilation > 1 in a conv (even on different axes),
 and dilation > 1 in a float64 / float16 conv_transpose on CPU.
 
-Gradients: computed through the backend's own autodiff (tf.GradientTape, jax.vjp or
-torch.autograd) of the Keras call, so dx/dw/db rows test Keras's spelling composed with the
-backend's VJP, the way a Keras model trains. They come at little cost and catch a backend whose
+Gradients: computed through the backend's own autodiff of the Keras call (tf.GradientTape,
+jax.vjp under jax.jit, torch.autograd.grad), so dx/dw/db rows test Keras's spelling composed with
+the backend's VJP, the way a Keras model trains. They come at little cost and catch a backend whose
 gradient of its conv_transpose spelling differs from its forward.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 from functools import lru_cache
 
 import numpy as np
 
-from harness import translate
-from harness.adapters.base import (
-    NATIVE,
-    UNSUPPORTED,
-    Plan,
-    Unsupported,
-    channels_last_permutation,
-    fmt_call,
-    inverse_permutation,
-    quiet_import,
-    spatial_first_weight_permutation,
-    unsupported_message,
-)
+from harness.adapters import keras_padding as kp
+from harness.adapters import program as pg
+from harness.adapters.base import NATIVE, Plan, Unsupported, quiet_import, refusals, unsupported_plan
+from harness.adapters.keras_padding import weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "keras"
 PATHS = ("ops",)
+DTYPES = ("float64", "float32", "float16", "bfloat16")
 _BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}
 _REFUSALS = ("not yet support", "only supports", "currently only supports", "is not supported",
              "not supported")
-
-
-# ------------------------------------------------------------------------------------------------
-# pure translation
 
 
 def backend_name() -> str:
@@ -78,82 +58,6 @@ def backend_name() -> str:
             return json.load(fh).get("backend", "tensorflow")
     except (OSError, ValueError):
         return "tensorflow"
-
-
-def conv_words(i: int, k: int, s: int, d: int, lo: int, hi: int) -> tuple[str, ...]:
-    """Keras padding words whose conv computes canonical padding (lo, hi) on one axis."""
-    out = translate.conv_output_length(i, k, s, d, lo, hi)
-    found = []
-    for word in ("valid", "same"):
-        wlo, whi = translate.conv_word_padding(word, i, k, s, d)
-        if wlo == lo and translate.conv_output_length(i, k, s, d, wlo, whi) == out:
-            found.append(word)
-    return tuple(found)
-
-
-def transpose_length(word: str, i: int, k: int, s: int, d: int, output_padding: int | None) -> int:
-    """Output length Keras gives conv_transpose (compute_conv_transpose_output_shape)."""
-    e = translate.effective_kernel(k, d)
-    if word == "valid":
-        op = max(e, s) - e if output_padding is None else output_padding
-        return (i - 1) * s + e + op
-    if output_padding is None:
-        return i * s
-    return (i - 1) * s + e % 2 + output_padding
-
-
-def transpose_crop(word: str, i: int, k: int, s: int, d: int, output_padding: int | None) -> tuple[int, int] | None:
-    """Canonical crop of a Keras conv_transpose spelling (TF's rule), or None when TF would refuse
-    the length Keras asks for (no forward conv maps it back to i)."""
-    o = transpose_length(word, i, k, s, d, output_padding)
-    low, high = translate.transpose_length_range(word, i, k, s, d)
-    if not low <= o <= high:
-        return None
-    return translate.transpose_word_crop(word, i, k, s, d, o)
-
-
-def transpose_spelling(case) -> tuple[str, tuple[int, ...] | None] | None:
-    """(padding word, output_padding or None) that Keras computes the case's crops with, or None."""
-    words = ("same", "valid") if case.padding_word == "same" else ("valid", "same")
-    axes = list(zip(case.input_size, case.kernel, case.stride, case.dilation, case.padding))
-    for word in words:
-        if all(transpose_crop(word, i, k, s, d, None) == tuple(p) for i, k, s, d, p in axes):
-            return word, None
-        ops = []
-        for i, k, s, d, p in axes:
-            fits = [op for op in range(max(s, d)) if transpose_crop(word, i, k, s, d, op) == tuple(p)]
-            if not fits:
-                break
-            ops.append(fits[0])
-        else:
-            return word, tuple(ops)
-    return None
-
-
-def conv_spelling(case) -> str | None:
-    """The one Keras word that computes every axis of a conv case, or None."""
-    per_axis = [set(conv_words(i, k, s, d, lo, hi)) for i, k, s, d, (lo, hi)
-                in zip(case.input_size, case.kernel, case.stride, case.dilation, case.padding)]
-    common = set.intersection(*per_axis)
-    for word in ((case.padding_word,) if case.padding_word in ("valid", "same") else ()) + ("valid", "same"):
-        if word in common:
-            return word
-    return None
-
-
-def _perms(nd: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(channels-first → channels-last, inverse) permutations of data."""
-    to_last = channels_last_permutation(nd)
-    return to_last, inverse_permutation(to_last)
-
-
-def kernel_permutation(nd: int) -> tuple[int, ...]:
-    """PyTorch weights (O, I/g, *k) / (I, O/g, *k) → Keras (*k, I/g, O) / (*k, O, I)."""
-    return spatial_first_weight_permutation(nd)
-
-
-# ------------------------------------------------------------------------------------------------
-# the adapter
 
 
 def available() -> bool:
@@ -223,116 +127,88 @@ def environment() -> dict[str, str]:
     return env
 
 
+def layer_program(case, dtype: str) -> pg.Program | None:
+    """keras.layers.Conv*D / Conv*DTranspose for the case on the selected backend (`harness translate`)."""
+    return kp.layer_program(case, dtype, backend_name())
+
+
 def plan(case, dtype: str, path: str = "ops") -> Plan:
-    if path not in PATHS:
-        raise ValueError(f"unknown keras path {path!r}; known: {', '.join(PATHS)}")
+    spelled = kp.spelling(case)
+    if spelled.word is None:
+        return unsupported_plan(path, spelled.reason)
     backend = backend_name()
-    fmt = case.layout
-    common = dict(strides=case.stride, data_format=fmt, dilation_rate=case.dilation)
-    note = f"  # KERAS_BACKEND={backend}; x {'NC...' if fmt == 'channels_first' else 'N...C'}, " \
-           f"w = w_torch.transpose{kernel_permutation(case.ndim)}, dtype {dtype}"
-    bias = " + b (broadcast on the channel axis)" if case.bias else ""
-    if case.is_transpose:
-        if case.groups > 1:
-            return Plan("keras", path, UNSUPPORTED, "", "keras.ops.conv_transpose has no groups")
-        spelled = transpose_spelling(case)
-        if spelled is None:
-            return Plan("keras", path, UNSUPPORTED, "",
-                        f"crops {case.padding} are no 'valid' / 'same' + output_padding spelling of "
-                        "keras.ops.conv_transpose (its output lengths are fixed by the word)")
-        word, out_pad = spelled
-        call = fmt_call("keras.ops.conv_transpose", "x", "w", padding=word, output_padding=out_pad, **common)
-        return Plan("keras", path, NATIVE, call + bias + note, device=device() if available() else "cpu",
-                    details=(word, out_pad))
-    word = conv_spelling(case)
-    if word is None:
-        return Plan("keras", path, UNSUPPORTED, "",
-                    f"padding {case.padding} is neither 'valid' nor 'same' on every axis (Keras has one "
-                    "padding word for all axes, no explicit or asymmetric padding)")
-    call = fmt_call("keras.ops.conv", "x", "w", padding=word, **common)
-    return Plan("keras", path, NATIVE, call + bias + note, device=device() if available() else "cpu",
-                details=(word, None))
+    if backend not in kp.AUTODIFF:
+        return unsupported_plan(path, f"keras backend {backend!r} has no autodiff here")
+    return Plan(path, NATIVE, kp.program(case, dtype, backend, spelled), device=device() if available() else "cpu",
+                details=spelled)
 
 
-def _forward(keras, case, plan: Plan):
-    ops = keras.ops
-    word, out_pad = plan.details
-    kw = dict(strides=case.stride, padding=word, data_format=case.layout, dilation_rate=case.dilation)
-    cax = 1 if case.layout == "channels_first" else case.ndim + 1
-    bshape = tuple(-1 if a == cax else 1 for a in range(case.ndim + 2))
-
-    def f(x, w, b=None):
-        if case.is_transpose:
-            y = ops.conv_transpose(x, w, output_padding=out_pad, **kw)
-        else:
-            y = ops.conv(x, w, **kw)
-        return y if b is None else y + ops.reshape(b, bshape)
-
-    return f
+def _message(exc: BaseException) -> str:
+    """The line of a refusal that says what is refused (XLA and TF put it below a traceback)."""
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    first = next((ln for ln in lines if any(n in ln for n in _REFUSALS)), lines[0] if lines else "")
+    first = first.removeprefix(f"{type(exc).__name__}: ")  # XLA repeats the type in its text
+    return f"{type(exc).__name__}: {first[:300]}"
 
 
-def _vjp_tensorflow(f, args, g):
-    import tensorflow as tf
+def _converted(program: pg.Program, env: dict, names) -> dict[str, np.ndarray]:
+    for q in names:
+        pg.execute(program.output_steps(q), env)
+    return {q: env[q] for q in names}
 
+
+def _run_tape(program: pg.Program, modules: dict, arrays: dict) -> dict[str, np.ndarray]:
+    """TensorFlow: setup, then the body under tf.GradientTape watching the leaves (as printed)."""
+    tf = modules["tf"]
+    env = {**modules, **{k: v for k, v in arrays.items() if v is not None}}
+    grads = arrays.get("g") is not None
+    pg.execute(program.setup + (program.cotangent if grads else ()), env)
+    leaves = [env[n] for n in program.leaves]
     with tf.GradientTape() as tape:
-        for a in args:
-            tape.watch(a)
-        y = f(*args)
-    grads = tape.gradient(y, list(args), output_gradients=tf.cast(g, y.dtype))
-    return y, grads
+        tape.watch(leaves)
+        pg.execute(program.body, env)
+    if not grads:
+        return _converted(program, env, ("y",))
+    env.update(zip(program.gradient_names, tape.gradient(env["y"], leaves, output_gradients=env["g"])))
+    return _converted(program, env, ("y", *program.gradient_names))
 
 
-def _vjp_jax(f, args, g):
-    import jax
+def _run_vjp(program: pg.Program, modules: dict, arrays: dict) -> dict[str, np.ndarray]:
+    """JAX: setup, body and jax.vjp compiled together by jax.jit (as printed)."""
+    jax = modules["jax"]
+    grads = arrays.get("g") is not None
+    inputs = tuple(dict.fromkeys((*program.leaves, "g") if grads else program.leaves))
 
-    y, vjp = jax.vjp(f, *args)
-    return y, vjp(g.astype(y.dtype))
+    def forward(*leaves):
+        return pg.execute(program.body, {**modules, **dict(zip(program.leaves, leaves))})["y"]
+
+    def compute(*values):
+        env = pg.execute(program.setup + (program.cotangent if grads else ()), {**modules, **dict(zip(inputs, values))})
+        leaves = [env[n] for n in program.leaves]
+        if not grads:
+            return forward(*leaves)
+        y, vjp = jax.vjp(forward, *leaves)
+        return (y, *vjp(env["g"]))
+
+    result = jax.jit(compute)(*(arrays[n] for n in inputs))
+    names = ("y", *program.gradient_names) if grads else ("y",)
+    env = {**modules, **dict(zip(names, result if grads else (result,)))}
+    return _converted(program, env, names)
 
 
-def _vjp_torch(f, args, g):
-    import torch
-
-    leaves = [a.requires_grad_(True) for a in args]
-    y = f(*leaves)
-    grads = torch.autograd.grad(y, leaves, grad_outputs=g.to(y.dtype))
-    return y, grads
+_RUNNERS = {pg.TAPE: _run_tape, pg.VJP: _run_vjp, pg.STEPS: pg.run}
 
 
-def _to_numpy(keras, t) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(t, "float64")))
+def _modules(keras) -> dict:
+    alias, module = kp.BACKEND_IMPORTS[keras.backend.backend()]
+    return {"numpy": np, "keras": keras, alias: importlib.import_module(module)}
 
 
 def run(case, dtype: str, inputs, plan: Plan) -> dict[str, np.ndarray]:
     keras = _keras()
     backend = keras.backend.backend()
-    nd = case.ndim
-    to_last, from_last = _perms(nd)
-    wperm = kernel_permutation(nd)
-    cl = case.layout == "channels_last"
-    x = inputs.x.transpose(to_last) if cl else inputs.x
-    g = inputs.g.transpose(to_last) if cl else inputs.g
-    arrays = [x, inputs.w.transpose(wperm)] + ([inputs.b] if inputs.b is not None else [])
-    args = tuple(keras.ops.convert_to_tensor(a, dtype=dtype) for a in arrays)
-    gt = keras.ops.convert_to_tensor(g, dtype=dtype)
-    f = _forward(keras, case, plan)
-    vjp = {"tensorflow": _vjp_tensorflow, "jax": _vjp_jax, "torch": _vjp_torch}.get(backend)
-    if vjp is None:
+    if backend not in kp.AUTODIFF:
         raise Unsupported(f"keras backend {backend!r} has no autodiff here")
-    try:
-        y, grads = vjp(f, args, gt)
-        y_np = _to_numpy(keras, y)
-        grads_np = [_to_numpy(keras, t) for t in grads]
-    except Exception as exc:  # noqa: BLE001 - sorted: refusals are unsupported, the rest errors
-        text = str(exc).strip()
-        if unsupported_message(exc) or any(n in text for n in _REFUSALS):
-            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-            first = next((ln for ln in lines if any(n in ln for n in _REFUSALS)), lines[0] if lines else "")
-            first = first.removeprefix(f"{type(exc).__name__}: ")  # XLA repeats the type in its text
-            raise Unsupported(f"keras[{backend}]: {type(exc).__name__}: {first[:300]}") from exc
-        raise
-    back = (lambda a: a.transpose(from_last)) if cl else (lambda a: a)  # noqa: E731
-    winv = tuple(int(a) for a in np.argsort(wperm))
-    out = {"y": back(y_np), "dx": back(grads_np[0]), "dw": grads_np[1].transpose(winv)}
-    if inputs.b is not None:
-        out["db"] = grads_np[2]
-    return out
+    with refusals(f"keras[{backend}]", _REFUSALS, _message):
+        return _RUNNERS[plan.program.autodiff](plan.program, _modules(keras), inputs.as_dict())

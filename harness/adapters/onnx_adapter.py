@@ -12,6 +12,11 @@ otherwise. Cases ONNX cannot spell (negative padding, output_padding >= stride) 
 around the one node, in NumPy: the input is sliced before a Conv, zeros are appended after a
 ConvTranspose and the bias is added after them, in the case's dtype.
 
+The program (`harness.adapters.onnx_padding.program`) is the one description that both runs and
+prints: NumPy casts, the model built with onnx.helper, the session or evaluator run, the emulation
+steps; `run` executes it. Weights: ONNX's layout is PyTorch's (identity hooks). No `layer_program`:
+ONNX's layer is the node, which the program already builds (see `onnx_padding`).
+
 Forward only: neither runtime computes gradients, so `GRADIENTS = False` and the runner reports
 dx/dw/db as unsupported. Data types are what each runtime registers: a dtype a runtime has no
 kernel for (onnxruntime 1.31 CPU: float64 and bfloat16 Conv and ConvTranspose) raises
@@ -25,16 +30,23 @@ from functools import lru_cache
 
 import numpy as np
 
-from harness.adapters import base
 from harness.adapters import onnx_padding as op
-from harness.adapters.base import EMULATED, NATIVE, Plan, Unsupported, unsupported_message
+from harness.adapters import program as pg
+from harness.adapters.base import EMULATED, NATIVE, Plan, refusals
+from harness.adapters.onnx_padding import weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "onnxruntime"
-PATHS = ("onnxruntime", "reference")
+PATHS = op.RUNTIMES  # ("onnxruntime", "reference")
+DTYPES = ("float64", "float32", "float16", "bfloat16")  # refused at run time where a runtime has no kernel
 GRADIENTS = False  # forward only: the runner marks dx, dw, db unsupported
-OPSET = 22
-IR_VERSION = 10  # what onnxruntime 1.2x/1.3x accept with opset 22
-_TENSOR_TYPES = {"float64": "DOUBLE", "float32": "FLOAT", "float16": "FLOAT16", "bfloat16": "BFLOAT16"}
+OPSET = op.OPSET
+IR_VERSION = op.IR_VERSION
+# onnxruntime's refusals beyond base.REFUSALS, measured (onnxruntime 1.31.1):
+# "[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an implementation for Conv(22) node ..."
+# (float64, bfloat16 on the CPU provider), and a tensor type the op's schema does not allow:
+# "[ONNXRuntimeError] : 10 : INVALID_GRAPH : This is an invalid model. Type Error: Type 'tensor(int32)' of
+# input parameter (x) of operator (Conv) in node () is invalid."
+ORT_REFUSALS = ("NOT_IMPLEMENTED", "This is an invalid model. Type Error: Type")
 
 
 def available() -> bool:
@@ -53,8 +65,18 @@ def _onnx():
 def _ort():
     import onnxruntime
 
-    onnxruntime.set_default_logger_severity(4)  # refusals and errors come back as exceptions: keep stderr quiet
+    # refusals and errors come back as exceptions (with the message): keep stderr quiet. Sessions use
+    # the default logger's severity, so the printed program needs no SessionOptions.
+    onnxruntime.set_default_logger_severity(4)
     return onnxruntime
+
+
+def _modules(runtime: str) -> dict:
+    """What the program's names resolve to: its imports, and `dict` (the feeds are `dict(x=x, ...)`)."""
+    import ml_dtypes  # onnx's own dependency: bfloat16 arrays
+
+    runner = {"onnxruntime": _ort()} if runtime == "onnxruntime" else {}
+    return {"numpy": np, "onnx": _onnx(), "ml_dtypes": ml_dtypes, **runner}
 
 
 def version() -> str:
@@ -73,52 +95,9 @@ def environment() -> dict[str, str]:
     }
 
 
-def _np_dtype(dtype: str):
-    if dtype == "bfloat16":
-        try:
-            import ml_dtypes
-        except ImportError as exc:  # pragma: no cover - ml_dtypes comes with onnx
-            raise Unsupported("bfloat16 needs ml_dtypes, which is not installed") from exc
-        return ml_dtypes.bfloat16
-    return np.dtype(dtype).type
-
-
-def _spelling(case) -> op.Spelling:
-    if case.is_transpose:
-        return op.transpose_spelling(case.padding_word, case.padding, case.stride, case.output_shape,
-                                     case.output_padding)
-    return op.conv_spelling(case.padding_word, case.padding)
-
-
-def _node_call(case, spelling: op.Spelling) -> str:
-    kind = "ConvTranspose" if case.is_transpose else "Conv"
-    inputs = ["x", "w", "b"] if case.bias and spelling.output_extend is None else ["x", "w"]
-    attrs = op.node_attributes(case.kernel, case.stride, case.dilation, case.groups, spelling)
-    args = ", ".join(f"{k}={v!r}" for k, v in attrs.items())
-    return f"onnx.helper.make_node({kind!r}, {inputs!r}, ['y'], {args})"
-
-
 def plan(case, dtype: str, path: str = "onnxruntime") -> Plan:
-    if path not in PATHS:
-        raise ValueError(f"unknown onnx path {path!r}; known: {', '.join(PATHS)}")
-    spelling = _spelling(case)
-    runner = ("onnxruntime.InferenceSession(model, providers=['CPUExecutionProvider']).run(None, feeds)"
-              if path == "onnxruntime" else "onnx.reference.ReferenceEvaluator(model).run(None, feeds)")
-    note = f"  # one-node model, opset {OPSET}, tensor({dtype}); {runner}"
-    if case.layout == "channels_last":
-        note += "; ONNX Conv is NCHW only, so layout channels_last runs NCHW"
-    call = _node_call(case, spelling)
-    if spelling.native:
-        return Plan(path if path == "onnxruntime" else "onnx-reference", path, NATIVE, call + note,
-                    details=(spelling,))
-    if spelling.input_crop is not None:
-        sl = ", ".join(f"{lo}:{f'-{hi}' if hi else ''}" for lo, hi in spelling.input_crop)
-        call = f"x = x[:, :, {sl}]; " + call
-    else:
-        bias = f" + b.reshape(1, -1{', 1' * case.ndim})" if case.bias else ""
-        call += f"; y = harness.adapters.onnx_adapter.crop_or_extend(y, {spelling.output_extend}){bias}"
-    return Plan(path if path == "onnxruntime" else "onnx-reference", path, EMULATED, call + note,
-                spelling.reason, details=(spelling,))
+    program, spelled = op.program(case, dtype, path)
+    return Plan(path, NATIVE if spelled.native else EMULATED, program, spelled.reason, details=spelled)
 
 
 _REFERENCE_GROUPS_BUG = (
@@ -161,84 +140,18 @@ def known_issue(case, dtype: str, path: str) -> str | None:
                     "a one-pixel shift against TensorFlow's conv_transpose and onnxruntime, which append it at the end.")
     if path != "reference" or case.groups == 1 or not case.is_transpose:
         return None
-    with_bias = case.bias and _spelling(case).output_extend is None
+    with_bias = "b" in op.node_inputs(case, op.spelling(case))
     if case.in_channels == case.out_channels == case.groups and not with_bias:
         return None
     return _REFERENCE_GROUPS_BUG.format(version=_onnx().__version__)
 
 
-def build_model(case, dtype: str, spelling: op.Spelling, with_bias: bool):
-    """The one-node ModelProto for a case (public: `harness repro` can save it with onnx.save)."""
-    onnx = _onnx()
-    helper = onnx.helper
-    elem = getattr(onnx.TensorProto, _TENSOR_TYPES[dtype])
-    kind = "ConvTranspose" if case.is_transpose else "Conv"
-    names = ["x", "w", "b"] if with_bias else ["x", "w"]
-    attrs = op.node_attributes(case.kernel, case.stride, case.dilation, case.groups, spelling)
-    node = helper.make_node(kind, names, ["y"], **attrs)
-    x_shape = list(case.x_shape)
-    if spelling.input_crop is not None:
-        x_shape = x_shape[:2] + [i - lo - hi for i, (lo, hi) in zip(case.input_size, spelling.input_crop)]
-    shapes = {"x": x_shape, "w": list(case.w_shape), "b": [case.out_channels]}
-    graph = helper.make_graph(
-        [node], f"{case.id}_{kind}",
-        [helper.make_tensor_value_info(n, elem, shapes[n]) for n in names],
-        [helper.make_tensor_value_info("y", elem, None)],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="conv-harness")
-    model.ir_version = IR_VERSION
-    return model
-
-
-def _run_onnxruntime(model, feeds: dict) -> np.ndarray:
-    ort = _ort()
-    options = ort.SessionOptions()
-    options.log_severity_level = 4  # errors come back as exceptions (with the message): keep stderr quiet
-    try:
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        return session.run(None, feeds)[0]
-    except Exception as exc:  # noqa: BLE001 - sorted below: refusals are unsupported, the rest errors
-        kind = type(exc).__name__
-        text = str(exc).strip()
-        refused = (kind == "NotImplemented" or "NOT_IMPLEMENTED" in text
-                   or (kind == "InvalidGraph" and "Type" in text and "is invalid" in text)
-                   or unsupported_message(exc))
-        if refused:
-            raise Unsupported(f"onnxruntime: {text.splitlines()[0]}") from exc
-        raise
-
-
-def _run_reference(model, feeds: dict) -> np.ndarray:
-    evaluator = _onnx().reference.ReferenceEvaluator(model)
-    try:
-        return evaluator.run(None, feeds)[0]
-    except (NotImplementedError, TypeError) as exc:
-        if isinstance(exc, NotImplementedError) or unsupported_message(exc):
-            raise Unsupported(f"onnx.reference: {str(exc).strip().splitlines()[0]}") from exc
-        raise
-
-
-def crop_or_extend(y: np.ndarray, pads) -> np.ndarray:
-    """base.crop_or_extend with np.pad (the node's output is a NumPy array)."""
-    return base.crop_or_extend(y, pads, lambda t, grow: np.pad(t, [(0, 0), (0, 0), *grow]))
 
 
 def run(case, dtype: str, inputs, plan: Plan) -> dict[str, np.ndarray]:
-    (spelling,) = plan.details
-    npdt = _np_dtype(dtype)
-    x = inputs.x
-    if spelling.input_crop is not None:
-        x = x[(slice(None), slice(None), *(slice(lo, i - hi) for i, (lo, hi) in zip(case.input_size,
-                                                                                    spelling.input_crop)))]
-    with_bias = case.bias and spelling.output_extend is None
-    feeds = {"x": np.ascontiguousarray(x.astype(npdt)), "w": inputs.w.astype(npdt)}
-    if with_bias:
-        feeds["b"] = inputs.b.astype(npdt)
-    model = build_model(case, dtype, spelling, with_bias)
-    y = (_run_onnxruntime if plan.path == "onnxruntime" else _run_reference)(model, feeds)
-    if spelling.output_extend is not None:
-        y = crop_or_extend(y, spelling.output_extend)
-    if case.bias and not with_bias:
-        # the bias goes on after the appended zeros; one rounding in the dtype, as inside the node
-        y = (y + inputs.b.astype(npdt).reshape(1, -1, *([1] * case.ndim))).astype(npdt)
-    return {"y": np.asarray(y).astype(np.float64)}
+    """Execute the plan's program: setup (casts, model), the runtime, the emulation steps, y as float64."""
+    if plan.path == "onnxruntime":
+        with refusals("onnxruntime", extra=ORT_REFUSALS):
+            return pg.run(plan.program, _modules(plan.path), inputs.as_dict())
+    with refusals("onnx.reference"):
+        return pg.run(plan.program, _modules(plan.path), inputs.as_dict())

@@ -22,6 +22,17 @@ ONNX vocabulary (opset 22):
 
 `spec_transpose_crop` states what the ONNX specification says a ConvTranspose computes, so that a
 test can hold onnxruntime to the spec: where ORT differs, the case's rows show it as a mismatch.
+
+`program(case, dtype, runtime)` is the whole computation as `harness.adapters.program` steps, the one
+description that both runs (the adapter executes it) and prints: cast the canonical arrays with
+NumPy, build the one-node model with onnx.helper, run it with onnxruntime or onnx.reference, and the
+emulations around the node as NumPy steps.
+
+There is no `layer_program` (the registry's default, None): ONNX has no layer object apart from the
+Conv / ConvTranspose node, whose weights are its inputs, and `program` already is that node. The hook
+is asked without a runtime, so it could only repeat one path's program under both adapter names:
+onnx-reference's layer would run on onnxruntime (which refuses float64 and bfloat16 and has its own
+SAME_* length bug), and `harness translate` would print the same code twice.
 """
 
 from __future__ import annotations
@@ -30,9 +41,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness import translate
+from harness.adapters import program as pg
+from harness.adapters.program import Ref
 
 AUTO_PAD = {"same": "SAME_UPPER", "same_lower": "SAME_LOWER", "valid": "VALID"}
 Pairs = tuple[tuple[int, int], ...]
+OPSET = 22
+IR_VERSION = 10  # what onnxruntime 1.2x/1.3x accept with opset 22
+TENSOR_TYPES = {"float64": "DOUBLE", "float32": "FLOAT", "float16": "FLOAT16", "bfloat16": "BFLOAT16"}
+RUNTIMES = ("onnxruntime", "reference")
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,13 @@ class Spelling:
     @property
     def native(self) -> bool:
         return self.input_crop is None and self.output_extend is None
+
+    @property
+    def label(self) -> str:
+        """The formulation: the node alone, the input sliced before it, or its output cropped / extended."""
+        if self.input_crop is not None:
+            return "input_crop"
+        return "native" if self.output_extend is None else "crop_extend"
 
 
 def flat_pads(pairs: Sequence[tuple[int, int]]) -> list[int]:
@@ -150,3 +174,126 @@ def node_attributes(kernel, stride, dilation, groups: int, spelling: Spelling) -
     attrs = {"kernel_shape": list(kernel), "strides": list(stride), "dilations": list(dilation), "group": groups}
     attrs.update(spelling.attrs)
     return attrs
+
+
+# --------------------------------------------------------------------------- the program
+
+
+def spelling(case) -> Spelling:
+    """The case's ONNX spelling (conv or conv_transpose)."""
+    if case.is_transpose:
+        return transpose_spelling(case.padding_word, case.padding, case.stride, case.output_shape,
+                                  case.output_padding)
+    return conv_spelling(case.padding_word, case.padding)
+
+
+def numpy_dtype(dtype: str) -> Ref:
+    """The NumPy scalar type onnx and onnxruntime take for a dtype; bfloat16 is ml_dtypes.bfloat16."""
+    return Ref("ml_dtypes.bfloat16") if dtype == "bfloat16" else Ref(f"numpy.{dtype}")
+
+
+def node_inputs(case, spelled: Spelling) -> tuple[str, ...]:
+    """x, w, and b when the node adds the bias (not when zeros are appended after it: they carry it too)."""
+    return ("x", "w", "b") if case.bias and spelled.output_extend is None else ("x", "w")
+
+
+def _setup(case, dtype: str, spelled: Spelling) -> list[pg.Step]:
+    """Canonical float64 arrays → arrays of the dtype; an input crop slices x first (then copies it:
+    the slice is a view, ascontiguousarray makes it a C-ordered array of the dtype)."""
+    npdt = numpy_dtype(dtype)
+    steps = []
+    if spelled.input_crop is not None:
+        crop = [slice(lo or None, -hi if hi else None) for lo, hi in spelled.input_crop]
+        steps += [pg.index("x", "x", slice(None), slice(None), *crop),
+                  pg.call("x", "numpy.ascontiguousarray", Ref("x"), dtype=npdt)]
+    else:
+        steps.append(pg.call("x", "numpy.asarray", Ref("x"), dtype=npdt))
+    steps += [pg.call(n, "numpy.asarray", Ref(n), dtype=npdt) for n in ("w", "b")[:1 + case.bias]]
+    return steps
+
+
+def model_steps(case, dtype: str, spelled: Spelling) -> list[pg.Step]:
+    """The one-node ModelProto, built with onnx.helper: `model`."""
+    kind = "ConvTranspose" if case.is_transpose else "Conv"
+    names = node_inputs(case, spelled)
+    elem = Ref(f"onnx.TensorProto.{TENSOR_TYPES[dtype]}")
+    x_shape = list(case.x_shape)
+    if spelled.input_crop is not None:
+        x_shape[2:] = [i - lo - hi for i, (lo, hi) in zip(case.input_size, spelled.input_crop)]
+    shapes = {"x": x_shape, "w": list(case.w_shape), "b": [case.out_channels]}
+    attrs = node_attributes(case.kernel, case.stride, case.dilation, case.groups, spelled)
+    steps = [pg.call("node", "onnx.helper.make_node", kind, list(names), ["y"], **attrs)]
+    steps += [pg.call(f"{n}_info", "onnx.helper.make_tensor_value_info", n, elem, shapes[n]) for n in names]
+    steps += [pg.call("y_info", "onnx.helper.make_tensor_value_info", "y", elem, None),
+              pg.call("graph", "onnx.helper.make_graph", [Ref("node")], f"{case.id}_{kind}",
+                      [Ref(f"{n}_info") for n in names], [Ref("y_info")]),
+              pg.call("opset", "onnx.helper.make_opsetid", "", OPSET),
+              pg.call("model", "onnx.helper.make_model", Ref("graph"), opset_imports=[Ref("opset")],
+                      producer_name="conv-harness", ir_version=IR_VERSION)]
+    return steps
+
+
+def _run_steps(case, spelled: Spelling, runtime: str) -> list[pg.Step]:
+    """Run the model on the arrays: onnxruntime's CPU session, or the spec's reference evaluator."""
+    if runtime == "onnxruntime":
+        steps = [pg.call("model_bytes", "model.SerializeToString"),
+                 pg.call("session", "onnxruntime.InferenceSession", Ref("model_bytes"),
+                         providers=["CPUExecutionProvider"])]
+    else:
+        steps = [pg.call("session", "onnx.reference.ReferenceEvaluator", Ref("model"))]
+    feeds = {n: Ref(n) for n in node_inputs(case, spelled)}
+    return steps + [pg.call("outs", "session.run", None, feeds), pg.index("y", "outs", 0)]
+
+
+def _after(case, spelled: Spelling) -> list[pg.Step]:
+    """A ConvTranspose emulation: crop / zero-extend the node's full output (numpy.pad, then slicing),
+    then add the bias (in the dtype: one rounding, as inside the node)."""
+    if spelled.output_extend is None:
+        return []
+    nd = case.ndim
+    steps = pg.crop_or_extend("y", "y", spelled.output_extend, 2, nd + 2,
+                              lambda out, src, grow: pg.call(out, "numpy.pad", Ref(src), [(0, 0), (0, 0), *grow]))
+    if case.bias:
+        steps += [pg.call("bias", "b.reshape", 1, -1, *([1] * nd)), pg.add("y", Ref("y"), Ref("bias"))]
+    return steps
+
+
+def _imports(dtype: str, runtime: str) -> tuple[tuple[str, str], ...]:
+    run = ("onnxruntime", "onnxruntime") if runtime == "onnxruntime" else ("onnx.reference", "onnx.reference")
+    extra = (("ml_dtypes", "ml_dtypes"),) if dtype == "bfloat16" else ()
+    return (("numpy", "numpy"), ("onnx", "onnx"), run, *extra)
+
+
+def program(case, dtype: str, runtime: str = "onnxruntime") -> tuple[pg.Program, Spelling]:
+    """The ONNX program for a case on one runtime (onnxruntime | reference), and the spelling it uses.
+
+    Forward only (autodiff NONE). Setup: the arrays in the dtype, the one-node model; body: the run,
+    and after it a ConvTranspose emulation's crop / zeros and bias; output: y back to float64."""
+    spelled = spelling(case)
+    notes = [f"one-node model, opset {OPSET}, ir_version {IR_VERSION}, tensor({dtype})"]
+    if dtype == "bfloat16":
+        notes.append("bfloat16 arrays are ml_dtypes.bfloat16 (what onnx and onnxruntime take)")
+    if case.layout == "channels_last":
+        notes.append("ONNX Conv is NCHW only: layout channels_last runs NCHW")
+    if spelled.reason:
+        notes.append(f"emulated: {spelled.reason}")
+    prog = pg.Program(
+        imports=_imports(dtype, runtime),
+        setup=tuple(_setup(case, dtype, spelled) + model_steps(case, dtype, spelled)),
+        body=tuple(_run_steps(case, spelled, runtime) + _after(case, spelled)),
+        leaves=("x", "w", "b")[:2 + case.bias],
+        autodiff=pg.NONE,
+        outputs=(("y", (pg.call("y", "numpy.asarray", Ref("y"), dtype=Ref("numpy.float64")),)),),
+        notes=tuple(notes),
+    )
+    return prog, spelled
+
+
+def weight_to_native(case) -> tuple[pg.Step, ...]:
+    """ONNX's weight layout is PyTorch's: Conv W (M, C/group, *k), ConvTranspose W (C, M/group, *k).
+    Nothing to convert: an identity step (the program's setup only casts w to the dtype)."""
+    return (pg.call("w_onnx", "numpy.asarray", Ref("w_torch")),)
+
+
+def weight_from_native(case) -> tuple[pg.Step, ...]:
+    return (pg.call("w_torch", "numpy.asarray", Ref("w_onnx")),)

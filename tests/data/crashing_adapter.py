@@ -7,6 +7,7 @@ from harness.adapters.numpy_adapter import run as _run
 
 LIBRARY = "numpy"
 PATHS = ("textbook",)
+DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 
 def run(case, dtype, inputs, how):

@@ -1,0 +1,178 @@
+"""PyTorch's vocabulary for canonical cases, and the program that computes them. Pure: no torch import.
+
+PyTorch pads symmetrically (conv: `padding=p` pads (p, p)) and crops (p, p - output_padding)
+(conv_transpose), with 0 <= output_padding < max(stride, dilation). Anything else, e.g. TF-style
+SAME with stride 2 (extra pixel at the end), a negative crop or a larger output_padding, is
+emulated: F.pad of the input before a conv with no padding, or a crop / zero-extension of the
+full output of a conv_transpose with no padding, the bias added after it so that appended zeros
+carry it as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness import translate
+from harness.adapters import program as pg
+from harness.adapters.program import Ref
+
+F = "torch.nn.functional"
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How torch computes a case: native padding arguments, or an emulation around the op."""
+
+    native: bool
+    padding: tuple[int, ...] = ()  # the op's padding argument (native)
+    output_padding: tuple[int, ...] | None = None  # conv_transpose, native
+    pre_pad: tuple[int, ...] | None = None  # conv emulation: F.pad amounts (last axis first)
+    reason: str = ""
+
+
+def transpose_padding(lo: int, hi: int) -> tuple[int, int] | None:
+    """(padding, output_padding) for crops (lo, hi), or None: torch crops (p, p - op), so it needs
+    lo >= hi and lo >= 0 (the stride/dilation bound on op is checked by the caller)."""
+    if lo < 0 or hi > lo:
+        return None
+    return (lo, lo - hi)
+
+
+def pad_widths(pairs) -> list[int]:
+    """F.pad's flat list (last spatial axis first) for (lo, hi) pairs in axis order."""
+    return [v for lo, hi in reversed(tuple(pairs)) for v in (lo, hi)]
+
+
+def spelling(case) -> Spelling:
+    if case.is_transpose:
+        pads, ops = [], []
+        for (lo, hi), s, d in zip(case.padding, case.stride, case.dilation):
+            native = transpose_padding(lo, hi)
+            if native is None or native[1] >= max(s, d):
+                return Spelling(False, reason=f"crops {case.padding} are not (p, p - output_padding) with "
+                                              "0 <= output_padding < max(stride, dilation)")
+            pads.append(native[0])
+            ops.append(native[1])
+        return Spelling(True, tuple(pads), tuple(ops))
+    if translate.symmetric(case.padding) and all(lo >= 0 for lo, _ in case.padding):
+        return Spelling(True, tuple(lo for lo, _ in case.padding))
+    return Spelling(False, pre_pad=tuple(pad_widths(case.padding)),
+                    reason="asymmetric or negative padding: F.pad before the conv")
+
+
+def _setup(case, dtype: str, device: str) -> list[pg.Step]:
+    steps = []
+    names = ("x", "w", "b") if case.bias else ("x", "w")
+    for name in names:
+        steps.append(pg.call(name, "torch.tensor", Ref(name), dtype=Ref(f"torch.{dtype}"), device=device,
+                             requires_grad=True))
+        if name == "x" and case.layout == "channels_last" and case.ndim in (2, 3):
+            fmt = "torch.channels_last" if case.ndim == 2 else "torch.channels_last_3d"
+            steps.append(pg.call("x", "x.contiguous", memory_format=Ref(fmt)))
+    return steps
+
+
+def _body(case, spelled: Spelling) -> list[pg.Step]:
+    nd = case.ndim
+    common = dict(stride=case.stride, dilation=case.dilation, groups=case.groups)
+    b = Ref("b") if case.bias else None
+    if not case.is_transpose:
+        op = f"{F}.conv{nd}d"
+        if spelled.native:
+            return [pg.call("y", op, Ref("x"), Ref("w"), b, padding=spelled.padding, **common)]
+        return [pg.call("xp", f"{F}.pad", Ref("x"), list(spelled.pre_pad)),
+                pg.call("y", op, Ref("xp"), Ref("w"), b, **common)]
+    op = f"{F}.conv_transpose{nd}d"
+    if spelled.native:
+        return [pg.call("y", op, Ref("x"), Ref("w"), b, padding=spelled.padding,
+                        output_padding=spelled.output_padding, **common)]
+    steps = [pg.call("y", op, Ref("x"), Ref("w"), None, **common)]
+    # F.pad with mixed-sign amounts refuses a crop past the data ("narrow(): length must be
+    # non-negative"): zeros by F.pad first, then the crop by slicing
+    steps += pg.crop_or_extend("y", "y", case.padding, 2, nd + 2,
+                               lambda out, src, grow: pg.call(out, f"{F}.pad", Ref(src), pad_widths(grow)))
+    if case.bias:
+        steps += [pg.call("bias", "b.reshape", 1, -1, *([1] * nd)), pg.add("y", Ref("y"), Ref("bias"))]
+    return steps
+
+
+def _outputs(case) -> tuple:
+    def back(q):
+        return (pg.call(q, f"{q}.to", Ref("torch.float64")), pg.call(q, f"{q}.numpy", force=True))
+
+    names = ("y", "dx", "dw") + (("db",) if case.bias else ())
+    return tuple((q, back(q)) for q in names)
+
+
+# numbers must not depend on reduced-precision shortcuts (TF32 on Ampere+ GPUs)
+PRELUDE = (pg.assign("torch.backends.cuda.matmul.allow_tf32", False),
+           pg.assign("torch.backends.cudnn.allow_tf32", False),
+           pg.call(None, "torch.set_float32_matmul_precision", "highest"))
+
+
+def program(case, dtype: str, device: str = "cpu") -> tuple[pg.Program, Spelling]:
+    """The torch program for a case (tensors on `device`) and the spelling it uses."""
+    spelled = spelling(case)
+    leaves = ("x", "w", "b") if case.bias else ("x", "w")
+    grads = ("dx", "dw", "db")[:len(leaves)]
+    prog = pg.Program(
+        imports=(("torch", "torch"),),
+        prelude=PRELUDE,
+        setup=tuple(_setup(case, dtype, device)),
+        body=tuple(_body(case, spelled)),
+        leaves=leaves,
+        cotangent=(pg.call("g", "torch.tensor", Ref("g"), dtype=Ref(f"torch.{dtype}"), device=device),),
+        gradient=(pg.call(grads, "torch.autograd.grad", Ref("y"), tuple(Ref(n) for n in leaves),
+                          grad_outputs=Ref("g")),),
+        outputs=_outputs(case),
+    )
+    return prog, spelled
+
+
+def weight_to_native(case) -> tuple[pg.Step, ...]:
+    """PyTorch's weight layout is the canonical one: conv (C_out, C_in/g, *k), conv_transpose
+    (C_in, C_out/g, *k). Nothing to convert."""
+    return (pg.call("w_torch", "numpy.asarray", Ref("w_torch")),)
+
+
+def weight_from_native(case) -> tuple[pg.Step, ...]:
+    return (pg.call("w_torch", "numpy.asarray", Ref("w_torch")),)
+
+
+def _layer_steps(case, spelled: Spelling, dtype: str, device: str) -> list[pg.Step]:
+    nd = case.ndim
+    kind = f"torch.nn.ConvTranspose{nd}d" if case.is_transpose else f"torch.nn.Conv{nd}d"
+    native_bias = case.bias and (spelled.native or not case.is_transpose)
+    extra = {}
+    if spelled.native:
+        extra["padding"] = spelled.padding
+        if case.is_transpose:
+            extra["output_padding"] = spelled.output_padding
+    steps = [pg.call("layer", kind, case.in_channels, case.out_channels, case.kernel, stride=case.stride,
+                     dilation=case.dilation, groups=case.groups, bias=native_bias, **extra,
+                     dtype=Ref(f"torch.{dtype}"), device=device)]
+    state = {"weight": Ref("w")} | ({"bias": Ref("b")} if native_bias else {})
+    steps.append(pg.call(None, "layer.load_state_dict", state))
+    src = "x"
+    if not spelled.native and not case.is_transpose:
+        steps.append(pg.call("xp", f"{F}.pad", Ref("x"), list(spelled.pre_pad)))
+        src = "xp"
+    steps.append(pg.call("y", "layer", Ref(src)))
+    if not spelled.native and case.is_transpose:
+        steps += pg.crop_or_extend("y", "y", case.padding, 2, nd + 2,
+                                   lambda out, s, grow: pg.call(out, f"{F}.pad", Ref(s), pad_widths(grow)))
+        if case.bias:
+            steps += [pg.call("bias", "b.reshape", 1, -1, *([1] * nd)), pg.add("y", Ref("y"), Ref("bias"))]
+    return steps
+
+
+def layer_program(case, dtype: str, device: str = "cpu") -> pg.Program:
+    """torch.nn.Conv{n}d / ConvTranspose{n}d with the canonical weights loaded (load_state_dict), on x;
+    an emulated case gets the same F.pad before, or crop / extension and bias after, as `program`."""
+    spelled = spelling(case)
+    names = ("x", "w", "b") if case.bias else ("x", "w")
+    setup = tuple(pg.call(n, "torch.tensor", Ref(n), dtype=Ref(f"torch.{dtype}"), device=device) for n in names)
+    return pg.Program(imports=(("torch", "torch"),), prelude=PRELUDE, setup=setup,
+                      body=tuple(_layer_steps(case, spelled, dtype, device)), leaves=names, autodiff=pg.NONE,
+                      outputs=(("y", (pg.call("y", "y.to", Ref("torch.float64")),
+                                      pg.call("y", "y.numpy", force=True))),))
