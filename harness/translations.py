@@ -1,24 +1,55 @@
-"""One configuration spelled natively in every framework (what `harness translate` prints)."""
+"""One configuration spelled natively in every framework (what `harness translate` prints).
+
+Everything printed is generated from the programs the adapters run (`Plan.program`) or from the
+adapters' own layer and weight-layout descriptions, and tests execute it: tests/test_printed_code.py
+(the functional call), tests/test_translate_code.py (layer objects and weight conversions).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from harness import adapters as registry
+from harness.adapters import program as pg
 from harness.case import Case
 
 
-def translations(case: Case, dtype: str, names: list[str] | None = None) -> list[dict]:
-    """For each adapter: how it expresses the case (native / emulated / unsupported) and the call."""
+@dataclass(frozen=True)
+class Translation:
+    framework: str
+    expression: str  # native | emulated | unsupported | not installed
+    reason: str = ""
+    call: str = ""  # the functional program, as run
+    layer: str = ""  # the framework's layer object for the case
+    weights: str = ""  # the weight conversion from `weights_from`'s layout to this framework's
+
+
+def weight_conversion(case: Case, source: registry.Adapter, target: registry.Adapter) -> tuple[pg.Step, ...]:
+    """NumPy steps taking `source`'s weight layout (its native name) to `target`'s, through canonical w_torch."""
+    return source.weight_steps(case)[1] + target.weight_steps(case)[0]
+
+
+def _translation(case: Case, dtype: str, adapter: registry.Adapter, source: registry.Adapter | None) -> Translation:
+    plan = adapter.plan(case, dtype)
+    layer = adapter.layer_program(case, dtype) if plan.program is not None else None
+    weights = ""
+    if source is not None and adapter.name != source.name and adapter.weight_steps(case)[0]:
+        steps = weight_conversion(case, source, adapter)
+        weights = "\n".join(["import numpy", *map(pg.render, steps)]) if steps else ""
+    return Translation(adapter.name, plan.expression, plan.reason, plan.call, layer.source() if layer else "", weights)
+
+
+def translations(case: Case, dtype: str, names: list[str] | None = None,
+                 weights_from: str | None = "torch") -> list[Translation]:
+    """For each adapter: how it expresses the case (native / emulated / unsupported), the call, the layer
+    object, and the weight conversion from `weights_from`'s layout."""
+    source = registry.get(weights_from) if weights_from else None
     out = []
     for adapter in registry.select(names):
-        row = {"framework": adapter.name, "expression": "", "call": "", "reason": ""}
         if not adapter.available():
-            row.update(expression="not installed", reason=f"{adapter.library} is not installed here")
-        elif not adapter.applies_to(case):
-            continue
-        else:
-            plan = adapter.module.plan(case, dtype, adapter.path)
-            row.update(expression=plan.expression, call=plan.call, reason=plan.reason)
-        out.append(row)
+            out.append(Translation(adapter.name, "not installed", f"{adapter.library} is not installed here"))
+        elif adapter.applies_to(case):
+            out.append(_translation(case, dtype, adapter, source))
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 from harness import loader
 from harness.session import Option
@@ -17,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     Option("--framework", "framework", "only this framework (repeatable)", short="-f").add_to(p.add_argument,
                                                                                                short=True)
     p.add_argument("--dtype", "-d", help="dtype (default: the case's first)")
+    p.add_argument("--weights-from", default="torch", metavar="FRAMEWORK",
+                   help="print each framework's weight conversion from this framework's layout (default: torch)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -34,9 +37,13 @@ def main(args: argparse.Namespace) -> int:
         dtype = args.dtype or case.dtypes[0]
         console.rule(f"{case.file}:{case.line} {case.id} ({case.name}, {dtype})")
         console.print(f"canonical padding {case.padding} → output {case.output_size}", highlight=False)
-        for row in translations(case, dtype, args.framework):
-            console.print(f"\n[bold]{row['framework']}[/bold] ({row['expression']})")
-            for label, key in (("  ", "call"), ("  why: ", "reason")):
-                if row[key]:
-                    console.print(label + row[key], highlight=False, markup=False, soft_wrap=True)
+        for t in translations(case, dtype, args.framework, args.weights_from):
+            console.print(f"\n[bold]{t.framework}[/bold] ({t.expression})", highlight=False)
+            if t.reason:
+                console.print(f"  why: {t.reason}", highlight=False, markup=False, soft_wrap=True)
+            for title, code in (("call", t.call), ("layer", t.layer),
+                                (f"weights from {args.weights_from}'s layout", t.weights)):
+                if code:
+                    console.print(f"  # {title}", style="dim", highlight=False)
+                    console.print(textwrap.indent(code, "  "), highlight=False, markup=False, soft_wrap=True)
     return 0
