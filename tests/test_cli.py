@@ -3,8 +3,12 @@ and worker processes that keep TensorFlow's start-up lines off the console."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from harness import cli
 
@@ -37,7 +41,7 @@ def _unwrapped(text: str) -> str:
 
 def test_commands_are_registered_explicitly():
     sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
-    assert list(sub.choices) == ["run", "report", "diff", "translate"]
+    assert list(sub.choices) == ["run", "report", "diff", "translate", "repro"]
 
 
 def test_translate_prints_each_framework_s_call(tmp_path, capsys):
@@ -46,6 +50,33 @@ def test_translate_prints_each_framework_s_call(tmp_path, capsys):
     assert "canonical padding ((1, 0), (1, 0))" in out and "numpy" in out
     if "torch (native)" in out:  # torch installed: PyTorch's own spelling of the case
         assert "conv_transpose2d(x, w, b" in out and "output_padding=(1, 1)" in out
+
+
+def test_translate_prints_the_layer_and_the_weight_conversion(tmp_path, capsys):
+    pytest.importorskip("torch")
+    assert cli.main(["translate", "up", str(_case_dir(tmp_path)), "-f", "torch"]) == 0
+    out = capsys.readouterr().out
+    assert "# layer" in out and "torch.nn.ConvTranspose2d(2, 2, (3, 3)" in out and "layer.load_state_dict" in out
+
+
+def test_repro_prints_a_script_writes_it_with_its_data_and_refuses_what_it_cannot(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("torch")
+    cases = str(_case_dir(tmp_path))
+    assert cli.main(["repro", "up", cases, "-f", "torch"]) == 0
+    text = capsys.readouterr().out
+    assert "import torch" in text and "import harness" not in text and "from harness" not in text and "sys.exit(" in text
+    out = tmp_path / "bug.py"
+    monkeypatch.setattr("harness.repro.INLINE_LIMIT", 10)  # force the .npz
+    assert cli.main(["repro", "up", cases, "-f", "torch", "-o", str(out)]) == 0
+    assert out.exists() and (tmp_path / "bug.npz").exists() and "'bug.npz'" in out.read_text()
+    proc = subprocess.run([sys.executable, str(out)], capture_output=True, text=True, cwd="/", timeout=120)
+    assert proc.returncode == 0 and "y: ok" in proc.stdout, proc.stdout + proc.stderr
+    capsys.readouterr()
+    assert cli.main(["repro", "up", cases, "-f", "numpy"]) == 2
+    assert "harness's own second formulation" in capsys.readouterr().err
+    assert cli.main(["repro", "nope", cases, "-f", "torch"]) == 2
+    assert cli.main(["repro", "up", cases, "-f", "pytorch"]) == 2
+    assert "unknown framework 'pytorch'" in capsys.readouterr().err
 
 
 def test_translate_names_what_exists_for_an_unknown_case(tmp_path, capsys):

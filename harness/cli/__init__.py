@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.cli import diff, report, run, translate
+from harness.cli import diff, report, repro, run, translate
 from harness.session import quiet_framework_logs
 
-COMMANDS = (run, report, diff, translate)  # each: NAME, HELP, add_arguments(parser), main(args) -> int
+COMMANDS = (run, report, diff, translate, repro)  # each: NAME, HELP, add_arguments(parser), main(args) -> int
 
 
 def build_parser() -> argparse.ArgumentParser:
