@@ -33,7 +33,7 @@ def _translation(case: Case, dtype: str, adapter: registry.Adapter, source: regi
     plan = adapter.plan(case, dtype)
     layer = adapter.layer_program(case, dtype) if plan.program is not None else None
     weights = ""
-    if source is not None and adapter.name != source.name and adapter.weight_steps(case)[0]:
+    if source is not None and adapter.library != source.library:
         steps = weight_conversion(case, source, adapter)
         weights = "\n".join(["import numpy", *map(pg.render, steps)]) if steps else ""
     return Translation(adapter.name, plan.expression, plan.reason, plan.call, layer.source() if layer else "", weights)

@@ -141,12 +141,12 @@ def test_layer_program_builds_the_layer():
     assert prog.autodiff == pg.NONE and "harness" not in source
     assert "layer = keras.layers.Conv2D(filters=6, kernel_size=(3, 3), strides=(1, 1), padding='same', " \
            "data_format='channels_first', dilation_rate=(1, 1), groups=2, use_bias=True, dtype='float16')" in source
-    assert "_ = layer.build((2, 4, 5, 5))" in source and "_ = layer.set_weights([w_keras, b])" in source
+    assert "layer.build((2, 4, 5, 5))" in source and "layer.set_weights([w_keras, b])" in source
     prog = kp.layer_program(CASES["transpose_same"], "float32")
     source = prog.source()
     assert "keras.layers.Conv2DTranspose(filters=2, kernel_size=(3, 3), strides=(2, 2), padding='same', " \
            "output_padding=None" in source and "groups" not in source
-    assert "_ = layer.build((1, 5, 5, 2))" in source  # channels-last shape
+    assert "layer.build((1, 5, 5, 2))" in source  # channels-last shape
 
 
 def test_layer_program_is_none_where_keras_has_no_layer():

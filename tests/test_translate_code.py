@@ -55,14 +55,15 @@ CASES = [make_case("conv", groups=2, cin=4, cout=6, kernel=(2, 3)),
 def test_weight_conversions_between_every_pair(case):
     w_torch = np.random.default_rng(0).normal(size=case.w_shape)
     names = [n for n in adapters.REGISTRY if adapters.get(n).weight_steps(case)[0]]
-    native = {}
+    native = {"torch": ("w_torch", w_torch)}  # the canonical layout: no steps either way
     for name in names:
         to_native, from_native = adapters.get(name).weight_steps(case)
         env = pg.execute(to_native, {"numpy": np, "w_torch": w_torch.copy()})
         native[name] = (to_native[-1].out, env[to_native[-1].out])
         back = pg.execute(from_native, {"numpy": np, native[name][0]: native[name][1].copy()})
         np.testing.assert_array_equal(back["w_torch"], w_torch, err_msg=f"{name}: from_native(to_native(w))")
-    for a, b in itertools.permutations(names, 2):
+    assert {"tensorflow", "jax", "keras", "onnxruntime", "chainer"} <= set(names)  # pure: no framework needed
+    for a, b in itertools.permutations(["torch", *names], 2):
         steps = translations.weight_conversion(case, adapters.get(a), adapters.get(b))
         env = pg.execute(steps, {"numpy": np, native[a][0]: native[a][1].copy()})
         np.testing.assert_array_equal(env[native[b][0]], native[b][1], err_msg=f"{a} → {b}")

@@ -312,8 +312,8 @@ def layer_program(case, dtype: str, backend: str = "tensorflow") -> pg.Program |
     if layer_refusal(case, spelled):
         return None
     weights = [Ref("w_keras"), Ref("b")] if case.bias else [Ref("w_keras")]
-    body = (_layer(case, spelled, dtype), pg.call("_", "layer.build", native_x_shape(case)),
-            pg.call("_", "layer.set_weights", weights), pg.call("y", "layer", Ref("x")))
+    body = (_layer(case, spelled, dtype), pg.call(None, "layer.build", native_x_shape(case)),
+            pg.call(None, "layer.set_weights", weights), pg.call("y", "layer", Ref("x")))
     notes = _notes(backend)
     if layer_bias_misplaced(case, backend):
         notes += (f"{KNOWN_ISSUE}: Keras adds this layer's bias along the last axis (width {case.output_size[-1]} "

@@ -130,13 +130,13 @@ def program(case, dtype: str, device: str = "cpu") -> tuple[pg.Program, Spelling
 
 
 def weight_to_native(case) -> tuple[pg.Step, ...]:
-    """PyTorch's weight layout is the canonical one: conv (C_out, C_in/g, *k), conv_transpose
-    (C_in, C_out/g, *k). Nothing to convert."""
-    return (pg.call("w_torch", "numpy.asarray", Ref("w_torch")),)
+    """PyTorch's weight layout is the canonical one (`w_torch`: conv (C_out, C_in/g, *k),
+    conv_transpose (C_in, C_out/g, *k)): nothing to convert."""
+    return ()
 
 
 def weight_from_native(case) -> tuple[pg.Step, ...]:
-    return (pg.call("w_torch", "numpy.asarray", Ref("w_torch")),)
+    return ()
 
 
 def _layer_steps(case, spelled: Spelling, dtype: str, device: str) -> list[pg.Step]:
