@@ -18,7 +18,6 @@ from tests.helpers import make_case
 from tests.test_printed_code import _library, _one_per_formulation
 
 
-
 @pytest.mark.parametrize("name", list(adapters.REGISTRY))
 def test_layer_objects_compute_the_case(name):
     adapter = adapters.get(name)

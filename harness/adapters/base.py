@@ -81,33 +81,6 @@ def unsupported_plan(path: str, reason: str, device: str = "cpu") -> Plan:
     return Plan(path, UNSUPPORTED, None, reason, device)
 
 
-def fmt_call(func: str, *args: str, **kwargs) -> str:
-    """A readable Python call: fmt_call('F.conv2d', 'x', 'w', stride=(2, 2))."""
-    parts = list(args) + [f"{k}={v!r}" for k, v in kwargs.items() if v is not None]
-    return f"{func}({', '.join(parts)})"
-
-
-def crops_as_slices(pads) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
-    """Split canonical crops into (zeros to append, amounts to crop), both non-negative."""
-    grow = tuple((max(-lo, 0), max(-hi, 0)) for lo, hi in pads)
-    crop = tuple((max(lo, 0), max(hi, 0)) for lo, hi in pads)
-    return grow, crop
-
-
-def crop_or_extend(y, pads, pad):
-    """Canonical crop of the trailing spatial axes of y (N, C, *spatial); negative amounts append zeros.
-
-    `pad(y, grow)` appends zeros in the framework's own (differentiable) way, `grow` being one
-    (before, after) pair per spatial axis. Zeros go on first, then the crop: a crop may reach past
-    the data into the appended zeros.
-    """
-    grow, crop = crops_as_slices(pads)
-    if any(a or b for a, b in grow):
-        y = pad(y, grow)
-    index = tuple(slice(lo, y.shape[2 + ax] - hi) for ax, (lo, hi) in enumerate(crop))
-    return y[(slice(None), slice(None), *index)]
-
-
 def channels_last_permutation(ndim: int) -> tuple[int, ...]:
     """Canonical data N, C, *spatial → N, *spatial, C."""
     return (0, *range(2, ndim + 2), 1)

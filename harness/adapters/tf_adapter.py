@@ -59,8 +59,7 @@ import numpy as np
 from harness.adapters import program as pg
 from harness.adapters import tf_padding as tp
 from harness.adapters.base import EMULATED, NATIVE, Plan, quiet_import, refusals, unsupported_plan
-from harness.adapters.tf_padding import Formulation
-from harness.adapters.tf_padding import weight_from_native, weight_to_native  # noqa: F401 - hooks
+from harness.adapters.tf_padding import Formulation, weight_from_native, weight_to_native  # noqa: F401 - hooks
 from harness.case import Case
 
 LIBRARY = "tensorflow"
