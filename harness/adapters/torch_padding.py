@@ -29,6 +29,13 @@ class Spelling:
     pre_pad: tuple[int, ...] | None = None  # conv emulation: F.pad amounts (last axis first)
     reason: str = ""
 
+    @property
+    def label(self) -> str:
+        """The formulation: native, pre_pad (conv: F.pad first) or crop_extend (conv_transpose: after)."""
+        if self.native:
+            return "native"
+        return "pre_pad" if self.pre_pad is not None else "crop_extend"
+
 
 def transpose_padding(lo: int, hi: int) -> tuple[int, int] | None:
     """(padding, output_padding) for crops (lo, hi), or None: torch crops (p, p - op), so it needs
