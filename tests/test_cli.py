@@ -59,6 +59,13 @@ def test_translate_prints_the_layer_and_the_weight_conversion(tmp_path, capsys):
     assert "# layer" in out and "torch.nn.ConvTranspose2d(2, 2, (3, 3)" in out and "layer.load_state_dict" in out
 
 
+def test_translate_refuses_an_unknown_framework_name(tmp_path, capsys):
+    cases = str(_case_dir(tmp_path))
+    assert cli.main(["translate", "up", cases, "-f", "numpy", "--weights-from", "pytorch"]) == 2
+    assert "unknown framework 'pytorch'; known: numpy, torch" in _unwrapped(capsys.readouterr().out)
+    assert cli.main(["translate", "up", cases, "-f", "pytorch"]) == 2
+
+
 def test_repro_prints_a_script_writes_it_with_its_data_and_refuses_what_it_cannot(tmp_path, capsys, monkeypatch):
     pytest.importorskip("torch")
     cases = str(_case_dir(tmp_path))

@@ -37,7 +37,12 @@ def main(args: argparse.Namespace) -> int:
         dtype = args.dtype or case.dtypes[0]
         console.rule(f"{case.file}:{case.line} {case.id} ({case.name}, {dtype})")
         console.print(f"canonical padding {case.padding} → output {case.output_size}", highlight=False)
-        for t in translations(case, dtype, args.framework, args.weights_from):
+        try:
+            found = translations(case, dtype, args.framework, args.weights_from)
+        except KeyError as exc:  # an unknown -f or --weights-from name
+            console.print(f"harness translate: {exc.args[0]}", highlight=False, markup=False)
+            return 2
+        for t in found:
             console.print(f"\n[bold]{t.framework}[/bold] ({t.expression})", highlight=False)
             if t.reason:
                 console.print(f"  why: {t.reason}", highlight=False, markup=False, soft_wrap=True)
