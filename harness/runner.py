@@ -165,7 +165,7 @@ def identity_rows(case: Case, dtype: str, adapter: Adapter, base: dict, ref: Ref
     start = time.perf_counter()
     try:
         plan = adapter.plan(dual, dtype)
-        base = {**base, "call": f"dual of {base.get('call', '')}: {plan.call}", "expression": plan.expression}
+        base = {**base, "call": f"dual of this item's call ({dual.name}):\n{plan.call}", "expression": plan.expression}
         if plan.expression == UNSUPPORTED:
             raise Unsupported(plan.reason)
         got_dual = adapter.run(dual, dtype, dual_inputs(ref.inputs, adapter.runs_forward_only), plan)
