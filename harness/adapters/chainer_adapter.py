@@ -133,10 +133,7 @@ def run(case, dtype: str, inputs, plan: Plan) -> dict[str, np.ndarray]:
         with refusals("chainer", message=_typed):
             pg.execute(program.setup + program.cotangent + program.body, env)
         _backward(program, env)
-    names = ("y", *program.gradient_names)
-    for q in names:
-        pg.execute(program.output_steps(q), env)
-    return {q: env[q] for q in names}
+    return pg.finish(program, env, grads=True)
 
 
 def _backward(program, env: dict) -> None:

@@ -125,45 +125,15 @@ def _modules() -> dict:
     return {"jax": jax, "jnp": jax.numpy, "numpy": np}
 
 
-def _inputs(program: pg.Program, gradients: bool) -> tuple[str, ...]:
-    """The canonical arrays `compute` takes, in order (as program.script passes them)."""
-    return tuple(dict.fromkeys((*program.leaves, "g") if gradients else program.leaves))
-
-
 @lru_cache(maxsize=512)
 def _compiled(program: pg.Program, gradients: bool = True):
-    """The program's `compute` (setup, cotangent, body under jax.vjp), jitted: canonical arrays →
-    (y, d<leaf>...) in the native layout and dtype, or y alone without `gradients`."""
-    modules = _modules()
-    jax = modules["jax"]
-    names = _inputs(program, gradients)
-
-    def forward(*leaves):
-        return pg.execute(program.body, {**modules, **dict(zip(program.leaves, leaves))})["y"]
-
-    def compute(*arrays):
-        steps = program.setup + (program.cotangent if gradients else ())
-        env = pg.execute(steps, {**modules, **dict(zip(names, arrays))})
-        leaves = [env[n] for n in program.leaves]
-        if not gradients:
-            return (forward(*leaves),)
-        y, vjp = jax.vjp(forward, *leaves)
-        return (y, *vjp(env["g"]))
-
-    return jax.jit(compute)
+    """The program's jitted `compute` (`program.vjp_function`), once per program: jit then caches
+    the executable per input shape."""
+    return pg.vjp_function(program, _modules(), gradients)
 
 
 def run(case, dtype: str, inputs, plan: Plan) -> dict[str, np.ndarray]:
     """Forward and VJP; with `inputs.g` None (the identity rows' dual op) the forward alone."""
-    program = plan.program
-    gradients = inputs.g is not None
-    arrays = inputs.as_dict()
-    host = program.prelude + program.prepare + (program.prepare_cotangent if gradients else ())
-    env = pg.execute(host, {**_modules(), **{k: v for k, v in arrays.items() if v is not None}})
     with refusals("jax"):  # XlaRuntimeError, TypeError, NotImplementedError: refusal or bug
-        outs = _compiled(program, gradients)(*(env[n] for n in _inputs(program, gradients)))
-    names = ("y", *program.gradient_names) if gradients else ("y",)
-    env.update(zip(names, outs))
-    for q in names:
-        pg.execute(program.output_steps(q), env)
-    return {q: env[q] for q in names}
+        return pg.run_vjp(plan.program, _modules(), inputs.as_dict(),
+                          compiled=lambda program, _modules, gradients: _compiled(program, gradients))

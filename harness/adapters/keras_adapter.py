@@ -152,52 +152,7 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[:300]}"
 
 
-def _converted(program: pg.Program, env: dict, names) -> dict[str, np.ndarray]:
-    for q in names:
-        pg.execute(program.output_steps(q), env)
-    return {q: env[q] for q in names}
-
-
-def _run_tape(program: pg.Program, modules: dict, arrays: dict) -> dict[str, np.ndarray]:
-    """TensorFlow: setup, then the body under tf.GradientTape watching the leaves (as printed)."""
-    tf = modules["tf"]
-    env = {**modules, **{k: v for k, v in arrays.items() if v is not None}}
-    grads = arrays.get("g") is not None
-    pg.execute(program.setup + (program.cotangent if grads else ()), env)
-    leaves = [env[n] for n in program.leaves]
-    with tf.GradientTape() as tape:
-        tape.watch(leaves)
-        pg.execute(program.body, env)
-    if not grads:
-        return _converted(program, env, ("y",))
-    env.update(zip(program.gradient_names, tape.gradient(env["y"], leaves, output_gradients=env["g"])))
-    return _converted(program, env, ("y", *program.gradient_names))
-
-
-def _run_vjp(program: pg.Program, modules: dict, arrays: dict) -> dict[str, np.ndarray]:
-    """JAX: setup, body and jax.vjp compiled together by jax.jit (as printed)."""
-    jax = modules["jax"]
-    grads = arrays.get("g") is not None
-    inputs = tuple(dict.fromkeys((*program.leaves, "g") if grads else program.leaves))
-
-    def forward(*leaves):
-        return pg.execute(program.body, {**modules, **dict(zip(program.leaves, leaves))})["y"]
-
-    def compute(*values):
-        env = pg.execute(program.setup + (program.cotangent if grads else ()), {**modules, **dict(zip(inputs, values))})
-        leaves = [env[n] for n in program.leaves]
-        if not grads:
-            return forward(*leaves)
-        y, vjp = jax.vjp(forward, *leaves)
-        return (y, *vjp(env["g"]))
-
-    result = jax.jit(compute)(*(arrays[n] for n in inputs))
-    names = ("y", *program.gradient_names) if grads else ("y",)
-    env = {**modules, **dict(zip(names, result if grads else (result,)))}
-    return _converted(program, env, names)
-
-
-_RUNNERS = {pg.TAPE: _run_tape, pg.VJP: _run_vjp, pg.STEPS: pg.run}
+_RUNNERS = {pg.TAPE: pg.run_tape, pg.VJP: pg.run_vjp, pg.STEPS: pg.run}
 
 
 def _modules(keras) -> dict:

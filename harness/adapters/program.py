@@ -220,19 +220,81 @@ def execute(steps: tuple[Step, ...], env: dict) -> dict:
     return env
 
 
-def run(program: Program, modules: dict, arrays: dict) -> dict:
-    """Run a STEPS or NONE program on canonical arrays (x, w, b, g; g None: forward only) with its
-    modules by alias; returns the canonical NumPy quantities (y, and d<leaf> with gradients)."""
+def compute_inputs(program: Program, gradients: bool) -> tuple[str, ...]:
+    """The arrays a VJP program's `compute` takes, in order (the leaves, then g with gradients)."""
+    return tuple(dict.fromkeys((*program.leaves, "g") if gradients else program.leaves))
+
+
+def _host(program: Program, modules: dict, arrays: dict, grads: bool) -> dict:
+    """The namespace after the steps that run before any tape or jit: prelude and prepare."""
     env = {**modules, **{k: v for k, v in arrays.items() if v is not None}}
-    grads = arrays.get("g") is not None and program.autodiff != NONE
-    host = program.prelude + program.prepare + (program.prepare_cotangent if grads else ())
-    execute(host + program.setup + (program.cotangent if grads else ()) + program.body, env)
+    return execute(program.prelude + program.prepare + (program.prepare_cotangent if grads else ()), env)
+
+
+def finish(program: Program, env: dict, grads: bool) -> dict:
+    """Each computed quantity back to canonical NumPy (the program's outputs steps)."""
     names = ("y", *program.gradient_names) if grads else ("y",)
-    if grads:
-        execute(program.gradient, env)
     for q in names:
         execute(program.output_steps(q), env)
     return {q: env[q] for q in names}
+
+
+def run(program: Program, modules: dict, arrays: dict) -> dict:
+    """Run a STEPS or NONE program on canonical arrays (x, w, b, g; g None: forward only) with its
+    modules by alias; returns the canonical NumPy quantities (y, and d<leaf> with gradients)."""
+    grads = arrays.get("g") is not None and program.autodiff != NONE
+    env = _host(program, modules, arrays, grads)
+    execute(program.setup + (program.cotangent if grads else ()) + program.body, env)
+    if grads:
+        execute(program.gradient, env)
+    return finish(program, env, grads)
+
+
+def run_tape(program: Program, modules: dict, arrays: dict) -> dict:
+    """Run a TAPE program as `script` prints it: setup, the body under modules['tf'].GradientTape
+    watching the leaves, tape.gradient with the cotangent, the outputs back to NumPy."""
+    tf = modules["tf"]
+    grads = arrays.get("g") is not None
+    env = _host(program, modules, arrays, grads)
+    execute(program.setup + (program.cotangent if grads else ()), env)
+    leaves = [env[n] for n in program.leaves]
+    with tf.GradientTape() as tape:
+        tape.watch(leaves)
+        execute(program.body, env)
+    if grads:
+        env.update(zip(program.gradient_names, tape.gradient(env["y"], leaves, output_gradients=env["g"])))
+    return finish(program, env, grads)
+
+
+def vjp_function(program: Program, modules: dict, gradients: bool):
+    """A VJP program's `compute` as `script` prints it, jitted by modules['jax']: setup (and cotangent)
+    and the body under jax.vjp compiled together; (y, d<leaf>...) in the native layout and dtype, or
+    (y,) without `gradients`."""
+    jax = modules["jax"]
+    names = compute_inputs(program, gradients)
+
+    def forward(*leaves):
+        return execute(program.body, {**modules, **dict(zip(program.leaves, leaves))})["y"]
+
+    def compute(*values):
+        env = execute(program.setup + (program.cotangent if gradients else ()), {**modules, **dict(zip(names, values))})
+        leaves = [env[n] for n in program.leaves]
+        if not gradients:
+            return (forward(*leaves),)
+        y, vjp = jax.vjp(forward, *leaves)
+        return (y, *vjp(env["g"]))
+
+    return jax.jit(compute)
+
+
+def run_vjp(program: Program, modules: dict, arrays: dict, compiled=vjp_function) -> dict:
+    """Run a VJP program: prelude and prepare on the host, `compiled(program, modules, gradients)`
+    (default `vjp_function`; an adapter passes its cached one) on the canonical arrays, the outputs back."""
+    grads = arrays.get("g") is not None
+    env = _host(program, modules, arrays, grads)
+    outs = compiled(program, modules, grads)(*(env[n] for n in compute_inputs(program, grads)))
+    env.update(zip(("y", *program.gradient_names) if grads else ("y",), outs))
+    return finish(program, env, grads)
 
 
 def names_used(program: Program) -> set[str]:
@@ -300,7 +362,7 @@ def script(program: Program, gradients: bool = True) -> list[str]:
     leaves = ", ".join(program.leaves)
     names = ", ".join(program.gradient_names)
     if program.autodiff == VJP:  # setup, body and VJP compiled together, as the adapter runs them
-        inputs = ", ".join(dict.fromkeys((*program.leaves, "g") if grads else program.leaves))
+        inputs = ", ".join(compute_inputs(program, grads))
         lines += [f"def forward({leaves}):", *("    " + b for b in body), "    return y", "",
                   f"def compute({inputs}):", *("    " + s for s in setup)]
         if grads:

@@ -184,20 +184,8 @@ def plan(case, dtype: str, path: str = "nn") -> Plan:
 
 
 def _execute(program: pg.Program, arrays: dict) -> dict[str, np.ndarray]:
-    """Setup, the body under tf.GradientTape, tape.gradient with the cotangent, and the outputs back
-    to canonical NumPy: what `program.script` prints for a TAPE program, step for step."""
-    tf = _tf()
-    env = {"numpy": np, "tf": tf, **{k: v for k, v in arrays.items() if v is not None}}
-    pg.execute(program.setup + program.cotangent, env)
-    leaves = [env[name] for name in program.leaves]
-    with tf.GradientTape() as tape:
-        tape.watch(leaves)
-        pg.execute(program.body, env)
-    env.update(zip(program.gradient_names, tape.gradient(env["y"], leaves, output_gradients=env["g"])))
-    names = ("y", *program.gradient_names)
-    for q in names:
-        pg.execute(program.output_steps(q), env)
-    return {q: env[q] for q in names}
+    """The TAPE program run as `program.script` prints it (`program.run_tape`)."""
+    return pg.run_tape(program, {"numpy": np, "tf": _tf()}, arrays)
 
 
 def _first_line(exc: BaseException) -> str:
