@@ -63,6 +63,7 @@ class Repro:
     text: str
     arrays: dict[str, np.ndarray]  # what goes to the .npz (empty when everything is inline)
     case: Case  # the case reproduced (the dual one when the failure is in the identity rows)
+    rows: tuple[dict, ...]  # the harness's rows for that case's quantities (what the script reproduces)
 
 
 def _array_source(a: np.ndarray) -> str:
@@ -81,8 +82,9 @@ def _array_source(a: np.ndarray) -> str:
 def _target(case: Case, dtype: str, adapter: Adapter) -> tuple[Case, list[dict], str]:
     """The case to reproduce, the harness's rows for it, and a note when it is the dual case."""
     rows = runner.run_item(case, dtype, adapter, identities=True)
-    own = [r for r in rows if r["quantity"] in ("y", "dx", "dw", "db")]
-    identity_fails = [r for r in rows if r not in own and Status.of(r["status"]).failing]
+    quantities = runner.quantities(case)
+    own = [r for r in rows if r["quantity"] in quantities]
+    identity_fails = [r for r in rows if r["quantity"] not in quantities and Status.of(r["status"]).failing]
     if identity_fails and not any(Status.of(r["status"]).failing for r in own):
         dual = dual_case(case)
         note = (f"The harness's identity rows for {case.id} failed ({identity_fails[0]['message']}); they run the "
@@ -167,4 +169,4 @@ def build(case: Case, dtype: str, adapter: Adapter, npz_name: str | None = None)
         *(line for line in pg.script(plan.program, gradients) if line != "import numpy"), "",
         *_versions(plan.program), 'print("numpy", numpy.__version__)', CHECK,
         "results = [", *checks, "]", "sys.exit(0 if all(results) else 1)", ""])
-    return Repro(text, arrays, case)
+    return Repro(text, arrays, case, tuple(rows))
