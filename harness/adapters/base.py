@@ -20,7 +20,6 @@ and may define (the defaults are in `DEFAULTS`, applied by the registry, nowhere
 
     applies_to(case, path) -> bool    whether a path exists for the case (default: True)
     known_issue(case, dtype, path) -> str | None   an expected failure over a class of cases
-    device() -> str                   where it computes (default: "cpu")
     GRADIENTS: bool                   False: forward only, dx/dw/db rows are `unsupported`
     FORWARD_ONLY_RUNS: bool           run() accepts inputs.g None and then returns y alone (the
                                       identity rows need only the dual op's forward)
@@ -51,7 +50,6 @@ class Unsupported(Exception):
 DEFAULTS = {
     "applies_to": lambda case, path: True,
     "known_issue": lambda case, dtype, path: None,
-    "device": lambda: "cpu",
     "GRADIENTS": True,
     "FORWARD_ONLY_RUNS": False,
     "layer_program": lambda case, dtype: None,
@@ -68,7 +66,7 @@ class Plan:
     expression: str  # native | emulated | unsupported
     program: Program | None = None
     reason: str = ""  # why emulated or unsupported
-    device: str = "cpu"
+    device: str = "cpu"  # where it computes (the adapter decides in plan(): cuda, gpu, cpu)
     details: object = None  # the adapter's own frozen dataclass of choices made by plan()
 
     @property
