@@ -230,27 +230,42 @@ def test_pure_modules_exist():
 REQUIRED = ("LIBRARY", "PATHS", "DTYPES", "available", "version", "environment", "plan", "run")
 
 
-@pytest.mark.parametrize("module", sorted({m for m, _ in __import__("harness.adapters").adapters.REGISTRY.values()}))
-def test_every_adapter_module_follows_the_contract(module):
-    """The names base.py documents, by AST (no framework import): the required ones defined, the optional
-    ones only from base.DEFAULTS (a misspelt hook would silently fall back to its default)."""
+def contract_problems(source: str) -> list[str]:
+    """What an adapter module's source breaks of the contract base.py documents, by AST (no framework
+    import): a required name missing, or a hook spelt unlike base.DEFAULTS (it would silently fall
+    back to its default)."""
     from harness.adapters import base
 
-    path = HARNESS.parent / (module.replace(".", "/") + ".py")
-    tree = ast.parse(path.read_text())
     names = set()
-    for node in tree.body:
+    for node in ast.parse(source).body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, ast.Assign):
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.ImportFrom):
             names.update(a.asname or a.name for a in node.names)
-    assert not set(REQUIRED) - names, f"{module} lacks {set(REQUIRED) - names}"
-    public_upper = {n for n in names if n.isupper() and not n.startswith("_")}
-    hooks = {n for n in names if n in base.DEFAULTS or n.lower() in {k.lower() for k in base.DEFAULTS}}
-    assert hooks <= set(base.DEFAULTS), f"{module}: hooks not in base.DEFAULTS: {hooks - set(base.DEFAULTS)}"
-    assert "GRADIENT" not in public_upper and "FORWARD_ONLY" not in public_upper
+    problems = [f"lacks {n}" for n in REQUIRED if n not in names]
+    lowered = {k.lower() for k in base.DEFAULTS}
+    problems += [f"hook {n!r} is not spelt as in base.DEFAULTS" for n in sorted(names)
+                 if n.lower() in lowered and n not in base.DEFAULTS]
+    problems += [f"{n!r} looks like a misspelt hook" for n in ("GRADIENT", "FORWARD_ONLY") if n in names]
+    return problems
+
+
+@pytest.mark.parametrize("module", sorted({m for m, _ in __import__("harness.adapters").adapters.REGISTRY.values()}))
+def test_every_adapter_module_follows_the_contract(module):
+    path = HARNESS.parent / (module.replace(".", "/") + ".py")
+    problems = contract_problems(path.read_text())
+    assert not problems, f"{module}: {problems}"
+
+
+def test_contract_checker_flags_a_missing_name_and_a_misspelt_hook():
+    good = "LIBRARY = 'x'\nPATHS = ('p',)\nDTYPES = ()\n" + "".join(
+        f"def {n}():\n    pass\n" for n in ("available", "version", "environment", "plan", "run"))
+    assert contract_problems(good) == []
+    bad = good.replace("DTYPES = ()\n", "") + "gradients = False\nGRADIENT = False\n"
+    assert contract_problems(bad) == ["lacks DTYPES", "hook 'gradients' is not spelt as in base.DEFAULTS",
+                                      "'GRADIENT' looks like a misspelt hook"]
 
 
 def _closure(graph: Mapping[str, set[str]], module: str) -> set[str]:
