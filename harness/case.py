@@ -61,6 +61,8 @@ class Case:
     layout: str = "channels_first"
     tolerance: float = 1.0
     tolerance_reason: str = ""
+    accumulation: str | None = None  # the float16/bfloat16 rows' accumulation, if not the contract's float32
+    accumulation_reason: str = ""
     inputs: str = "normal"
     seed: int = 0
     description: str = ""

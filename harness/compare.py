@@ -1,10 +1,12 @@
 """Compare a framework's result with the oracle under a dtype- and reduction-aware bound.
 
-Each element y is a sum of K products. A correct result satisfies
-|y - y_ref| <= gamma_{K+1} * (|x| ⋆ |w|) with gamma_n = n*u / (1 - n*u) (the +1 is the final
-rounding of the output to the dtype), where |x| ⋆ |w| is the same operation on absolute values.
-We report the error ratio max |y - y_ref| / (u * (|x| ⋆ |w|)), comparable across dtypes and sizes,
-and pass when every element is within `factor` times the bound.
+Each element y is a sum of K products. The bound is the row's precision contract (see
+`harness.precision`): gamma_{K+1}(u) * (|x| ⋆ |w|) where the dtype accumulates in itself (float32,
+float64), u_out * |y_ref| + gamma_K(u_acc) * (|x| ⋆ |w|) for float16 and bfloat16 accumulating in
+float32; |x| ⋆ |w| is the same operation on absolute values. The worst case in the input dtype is
+reported beside it (`worst_case_ratio`) wherever it is finite. We report the error ratio
+max |y - y_ref| / (u * (|x| ⋆ |w|)), comparable across dtypes and sizes, and pass when every element
+is within `factor` times the contract bound.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from harness import precision as prec
 from harness.case import Case
 from harness.inputs import MANTISSA_BITS, MIN_EXPONENT, UNIT_ROUNDOFF
+from harness.precision import Contract, gamma  # noqa: F401 - gamma: part of this module's interface
 from harness.status import Status
 
 
@@ -25,13 +29,17 @@ class Comparison:
     max_abs_error: float = math.nan
     max_rel_error: float = math.nan
     error_ratio: float = math.nan  # max |err| / (u * scale)
-    bound_ratio: float = math.nan  # max |err| / (gamma_{K+1} * scale): <= factor passes
+    bound_ratio: float = math.nan  # max |err| / contract bound: <= factor passes
+    worst_case_ratio: float = math.nan  # max |err| / worst-case bound in the input dtype; NaN where infinite
+    effective_bits: float = math.nan  # the accumulation precision the errors show (precision.effective_bits)
     max_ulps: float = math.nan
     worst_index: tuple[int, ...] | None = None
     worst_actual: float = math.nan
     worst_expected: float = math.nan
     worst_bound: float = math.nan
     reduction_length: int = 0
+    accumulation: str = ""
+    contract: str = ""
     message: str = ""
 
     def as_row(self) -> dict:
@@ -55,10 +63,6 @@ def reduction_lengths(case: Case) -> dict[str, int]:
     if case.is_transpose:
         return {"y": cin_g * k_taps + case.bias, "dx": cout_g * k_all, "dw": n_in, "db": n_out}
     return {"y": cin_g * k_all + case.bias, "dx": cout_g * k_taps, "dw": n_out, "db": n_out}
-
-
-def gamma(n: int, u: float) -> float:
-    return n * u / (1 - n * u) if n * u < 1 else math.inf
 
 
 def spacing(ref: np.ndarray, dtype: str) -> np.ndarray:
@@ -88,8 +92,9 @@ def sums_are_exact(inputs_kind: str, scale: np.ndarray, dtype: str) -> bool:
 
 @dataclass(frozen=True)
 class Expected:
-    """The oracle's side of one comparison, computed once per (case, dtype, quantity) and reused by
-    every framework: the values, |x| ⋆ |w|, and what the bound, the relative error and the ULPs divide by.
+    """The oracle's side of one comparison, computed once per (case, dtype, contract, quantity) and
+    reused by every framework: the values, |x| ⋆ |w|, and what the bound, the relative error and the
+    ULPs divide by.
 
     `finite` is False when the oracle itself holds NaN/Inf (the robustness cases): such quantities
     take the careful path, which never reuses these arrays.
@@ -100,28 +105,52 @@ class Expected:
     dtype: str
     k: int
     exact: bool
-    bound: np.ndarray  # gamma_{K+1} * scale + tiny (0 in the exact tier)
+    bound: np.ndarray  # the contract bound (0 in the exact tier)
     magnitude: np.ndarray  # |values|
     ulp: np.ndarray  # spacing(values) in the dtype
     finite: bool
+    contract: Contract | None = None
+    worst: np.ndarray | None = None  # the worst-case bound in the dtype (`bound` itself when the same); None: infinite
+    rounded: float = 0.0  # u_out: the final rounding's share of the bound, per unit of |values|
+    rounded_scale: float = 0.0  # extra roundings' share, per unit of scale (a bias added by a second op)
+    separate: bool = False  # the contract differs from the worst case (16-bit storage, wider accumulation)
 
 
-def expected(values: np.ndarray, scale: np.ndarray, dtype: str, k: int, exact: bool = False) -> Expected:
-    """Everything a comparison needs from the oracle alone (see `Expected`)."""
+def expected(values: np.ndarray, scale: np.ndarray, dtype: str, k: int, exact: bool = False,
+             contract: Contract | None = None, rounded: np.ndarray | None = None) -> Expected:
+    """Everything a comparison needs from the oracle alone (see `Expected`).
+
+    `contract` defaults to the dtype's (`precision.default_contract`); `rounded` is what the final
+    rounding scales with (default |values|; a dot product of rounded elements passes its scale).
+    """
+    contract = contract or prec.default_contract(dtype)
     finite = bool(np.isfinite(values).all() and np.isfinite(scale).all())
-    g, tiny = (0.0, 0.0) if exact else (gamma(k + 1, UNIT_ROUNDOFF[dtype]), _tiny(dtype, k))
+    magnitude = np.abs(values)
+    if exact:
+        c = prec.Coefficients(0.0, 0.0, 0.0)
+    else:
+        c = prec.contract_coefficients(contract, k)
     with np.errstate(over="ignore", invalid="ignore"):
-        bound = scale * g + tiny if finite else scale
-    return Expected(values, scale, dtype, k, exact, bound, np.abs(values), spacing(values, dtype), finite)
-
-
-def _tiny(dtype: str, k: int) -> float:
-    """The smallest subnormal, k + 1 times: what an exactly-zero scale still allows (underflow)."""
-    return math.ldexp(1.0, MIN_EXPONENT[dtype] - MANTISSA_BITS[dtype]) * (k + 1)
+        if not finite:
+            bound = scale
+        elif c.magnitude:
+            bound = (magnitude if rounded is None else np.abs(rounded)) * c.magnitude
+            bound += scale * c.scale
+            bound += c.tiny
+        else:
+            bound = scale * c.scale + c.tiny
+        g = prec.worst_case_gamma(dtype, k)
+        separate = not exact and (bool(c.magnitude) or math.isinf(g))
+        worst = bound
+        if separate:
+            worst = scale * g + prec.underflow(dtype, k) if math.isfinite(g) and finite else None
+    return Expected(values, scale, dtype, k, exact, bound, magnitude, spacing(values, dtype), finite,
+                    contract=contract, worst=worst, rounded=c.magnitude, rounded_scale=c.rounding, separate=separate)
 
 
 def compare(actual, expected_values: np.ndarray, scale: np.ndarray, dtype: str, k: int, factor: float = 1.0,
-            exact: bool = False, reference: Expected | None = None) -> Comparison:
+            exact: bool = False, reference: Expected | None = None, contract: Contract | None = None,
+            rounded: np.ndarray | None = None) -> Comparison:
     """Compare one quantity; `scale` is the abs-value operation |x| ⋆ |w| (float64).
 
     With `exact` (see `sums_are_exact`) the bound is 0: any difference is a mismatch. `reference`
@@ -137,7 +166,7 @@ def compare(actual, expected_values: np.ndarray, scale: np.ndarray, dtype: str, 
         )
     if a.size == 0:
         return Comparison(Status.PASS, 0.0, 0.0, 0.0, 0.0, 0.0, reduction_length=k)
-    ref = reference or expected(expected_values, scale, dtype, k, exact)
+    ref = reference or expected(expected_values, scale, dtype, k, exact, contract, rounded)
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: handled on the careful path
         err = np.subtract(a, ref.values, out=np.empty(a.shape))  # an array even for 0-d inputs
         np.abs(err, out=err)
@@ -149,7 +178,7 @@ def compare(actual, expected_values: np.ndarray, scale: np.ndarray, dtype: str, 
 
 def compare_to(actual, ref: Expected, factor: float = 1.0) -> Comparison:
     """`compare` against a prepared `Expected` (its values, scale, dtype, k and tier)."""
-    return compare(actual, ref.values, ref.scale, ref.dtype, ref.k, factor, ref.exact, ref)
+    return compare(actual, ref.values, ref.scale, ref.dtype, ref.k, factor, ref.exact, ref, ref.contract)
 
 
 def _judge_careful(a: np.ndarray, err: np.ndarray, ref: Expected, factor: float) -> Comparison:
@@ -172,7 +201,7 @@ def finite_part(ref: Expected) -> Expected:
         return ref
     clean = np.where(np.isfinite(ref.values), ref.values, 0.0)
     scale = np.where(np.isfinite(ref.scale), ref.scale, 0.0)
-    return expected(clean, scale, ref.dtype, ref.k, ref.exact)
+    return expected(clean, scale, ref.dtype, ref.k, ref.exact, ref.contract)
 
 
 def _judge(a: np.ndarray, err: np.ndarray, ref: Expected, bad: np.ndarray | None, factor: float,
@@ -193,20 +222,46 @@ def _judge(a: np.ndarray, err: np.ndarray, ref: Expected, bad: np.ndarray | None
         max_rel = float(np.fmax.reduce(np.divide(err, ref.magnitude, out=ratio_b), axis=None))
         max_eu = float(np.fmax.reduce(np.divide(err, ref.scale, out=ratio_b), axis=None)) / u
         max_ulps = float(np.divide(err, ref.ulp, out=ratio_b).max())
+        tiers = _tiers(err, ref, bound_ratio, max_eu * u, ratio_b, bad)
     return _comparison(a, ref, factor, flat, bound_ratio, n_over, float(err.max()), max_rel, max_eu, max_ulps,
-                       shown=shown, bad=bad)
+                       tiers, shown=shown, bad=bad)
+
+
+def _tiers(err: np.ndarray, ref: Expected, bound_ratio: float, max_over_scale: float, tmp: np.ndarray,
+           bad: np.ndarray | None = None) -> tuple[float, float]:
+    """(worst_case_ratio, effective_bits) of one quantity; `tmp` is scratch of err's shape.
+
+    Where the contract is the worst case, both come from what `_judge` has already computed.
+    """
+    if not ref.separate:
+        return bound_ratio, prec.effective_bits(max_over_scale)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        worst_ratio = math.nan
+        if ref.worst is not None:
+            np.divide(err, ref.worst, out=tmp)
+            if bad is not None:
+                tmp[bad] = np.inf
+            worst_ratio = float(tmp.max())
+        np.multiply(ref.magnitude, ref.rounded, out=tmp)  # what the final rounding explains
+        np.subtract(err, tmp, out=tmp)
+        np.divide(tmp, ref.scale, out=tmp)
+        excess = float(np.fmax.reduce(tmp, axis=None)) - ref.rounded_scale
+    return worst_ratio, prec.effective_bits(excess)
 
 
 def _comparison(a: np.ndarray, ref: Expected, factor: float, flat: int, bound_ratio: float, n_over: int,
-                max_abs: float, max_rel: float, max_eu: float, max_ulps: float, shown: np.ndarray | None = None,
-                bad: np.ndarray | None = None) -> Comparison:
+                max_abs: float, max_rel: float, max_eu: float, max_ulps: float, tiers: tuple[float, float],
+                shown: np.ndarray | None = None, bad: np.ndarray | None = None) -> Comparison:
     """One quantity's statistics → its Comparison: the worst element (`flat`) and the status."""
+    contract = ref.contract or prec.default_contract(ref.dtype)
     result = Comparison(
         Status.PASS, max_abs_error=max_abs, max_rel_error=0.0 if math.isnan(max_rel) else max_rel,
-        error_ratio=0.0 if math.isnan(max_eu) else max_eu, bound_ratio=bound_ratio, max_ulps=max_ulps,
+        error_ratio=0.0 if math.isnan(max_eu) else max_eu, bound_ratio=bound_ratio, worst_case_ratio=tiers[0],
+        effective_bits=tiers[1], max_ulps=max_ulps,
         worst_index=tuple(int(i) for i in np.unravel_index(flat, a.shape)), worst_actual=float(a.flat[flat]),
         worst_expected=float((ref.values if shown is None else shown).flat[flat]),
         worst_bound=float(ref.bound.flat[flat]) * factor, reduction_length=ref.k,
+        accumulation=contract.accumulation, contract=contract.label(ref.k),
     )
     if bad is not None and bad.any():
         result.status = Status.MISMATCH
@@ -214,8 +269,26 @@ def _comparison(a: np.ndarray, ref: Expected, factor: float, flat: int, bound_ra
     elif bound_ratio > factor:
         result.status = Status.MISMATCH
         result.message = (f"{n_over} of {a.size} element(s) differ where integer inputs make every sum exact"
-                          if ref.exact else f"{n_over} of {a.size} element(s) outside the bound")
+                          if ref.exact else f"{n_over} of {a.size} element(s) {_outside(ref, tiers, factor)}")
     return result
+
+
+def contract_name(ref: Expected) -> str:
+    """'float32-accumulation' (the default for 16-bit storage), or what the row's contract declares."""
+    contract = ref.contract or prec.default_contract(ref.dtype)
+    return f"{contract.accumulation}-accumulation"
+
+
+def _outside(ref: Expected, tiers: tuple[float, float], factor: float) -> str:
+    """What a mismatch is outside of: the bound, or the contract (and how the errors behave)."""
+    if not ref.separate:
+        return "outside the bound"
+    worst_ratio, bits = tiers
+    where = (f"the {ref.dtype} worst case is infinite at K={ref.k}" if ref.worst is None
+             else f"inside the {ref.dtype} worst case" if worst_ratio <= factor
+             else f"outside the {ref.dtype} worst case too")
+    return (f"outside the {contract_name(ref)} contract ({where}): behaves like "
+            f"{prec.behaves_like(bits)} accumulation (~{bits:.1f} effective bits)")
 
 
 @dataclass(frozen=True)
@@ -239,7 +312,7 @@ class ExpectedSet:
 
 
 def expected_set(values: dict[str, np.ndarray], scales: dict[str, np.ndarray], dtype: str, k: dict[str, int],
-                 exact: dict[str, bool]) -> ExpectedSet:
+                 exact: dict[str, bool], contract: Contract | None = None) -> ExpectedSet:
     """`expected` for every quantity, the arrays shared end to end (no more memory than one each)."""
     names = list(values)
     sizes = [values[q].size for q in names]
@@ -249,15 +322,18 @@ def expected_set(values: dict[str, np.ndarray], scales: dict[str, np.ndarray], d
     parts, flats = {}, {"bound": [], "magnitude": [], "ulp": []}
     for q, start, n in zip(names, offsets, sizes):
         view = lambda flat: flat[start:start + n].reshape(values[q].shape)  # noqa: B023, E731
-        part = expected(view(flat_values), view(flat_scale), dtype, k[q], exact[q])
+        part = expected(view(flat_values), view(flat_scale), dtype, k[q], exact[q],
+                        contract.for_quantity(q) if contract else None)
         parts[q] = part
         for name in flats:
             flats[name].append(getattr(part, name).ravel())
     joined = {name: np.concatenate(arrays) if arrays else np.empty(0) for name, arrays in flats.items()}
     for q, start, n in zip(names, offsets, sizes):  # the parts' own arrays become views too
         view = lambda flat: flat[start:start + n].reshape(values[q].shape)  # noqa: B023, E731
-        parts[q] = replace(parts[q], bound=view(joined["bound"]), magnitude=view(joined["magnitude"]),
-                           ulp=view(joined["ulp"]))
+        bound = view(joined["bound"])
+        worst = parts[q].worst if parts[q].separate else bound
+        parts[q] = replace(parts[q], bound=bound, magnitude=view(joined["magnitude"]), ulp=view(joined["ulp"]),
+                           worst=worst)
     return ExpectedSet(parts, offsets, flat_values, flat_scale, **joined)
 
 
@@ -291,6 +367,8 @@ def _judge_all(arrays: dict[str, np.ndarray], err: np.ndarray, ref: ExpectedSet,
         flat = int(segment.argmax())
         bound_ratio = float(segment[flat])
         n_over = int(np.count_nonzero(segment > factor)) if bound_ratio > factor else 0
+        tiers = _tiers(err[start:start + a.size].reshape(a.shape), part, bound_ratio, float(max_eu[i]),
+                       tmp[start:start + a.size].reshape(a.shape))
         out[q] = _comparison(a, part, factor, flat, bound_ratio, n_over, float(max_abs[i]), float(max_rel[i]),
-                             float(max_eu[i]) / UNIT_ROUNDOFF[part.dtype], float(max_ulps[i]))
+                             float(max_eu[i]) / UNIT_ROUNDOFF[part.dtype], float(max_ulps[i]), tiers)
     return out

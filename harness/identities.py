@@ -52,8 +52,8 @@ def dual_inputs(inputs: Inputs, forward_only: bool = False) -> Inputs:
 
 
 def identity_comparisons(case: Case, dtype: str, inputs: Inputs, got: dict, got_dual: dict,
-                         ref_scales: dict, reduction: dict) -> dict[str, cmp.Comparison]:
-    """Compare the framework's C and D outputs with each other."""
+                         ref_scales: dict, reduction: dict, contract=None) -> dict[str, cmp.Comparison]:
+    """Compare the framework's C and D outputs with each other, under the item's precision contract."""
     y = np.asarray(got["y"], dtype=np.float64)
     if inputs.b is not None:
         y = y - inputs.b.reshape(1, -1, *([1] * case.ndim))
@@ -66,11 +66,13 @@ def identity_comparisons(case: Case, dtype: str, inputs: Inputs, got: dict, got_
     rhs = float(np.vdot(inputs.x, d_of_g))
     scale = float(np.vdot(np.abs(inputs.x), ref_scales["dx"]))
     k_dot = reduction["dx"] + math.prod(inputs.x.shape)
-    adjoint = cmp.compare(np.array(rhs), np.array(lhs), np.array(scale), dtype, k_dot, 2.0 * case.tolerance)
-    # both sides carry rounding error; the bound covers each, hence the factor 2
+    # both sides carry rounding error; the bound covers each, hence the factor 2. The dot products are
+    # float64 sums of rounded elements, so the final rounding's share is u_out * scale, not * |<C(x), g>|
+    adjoint = cmp.compare(np.array(rhs), np.array(lhs), np.array(scale), dtype, k_dot, 2.0 * case.tolerance,
+                          contract=contract, rounded=np.array(scale))
     if "dx" not in got:
         return {"adjoint": adjoint,
                 "transpose_is_grad": cmp.Comparison(Status.UNSUPPORTED, message="no gradients to compare with")}
-    grad = cmp.compare(d_of_g, np.asarray(got["dx"], dtype=np.float64), 2 * ref_scales["dx"], dtype,
-                       reduction["dx"], case.tolerance)
+    grad = cmp.compare(d_of_g, np.asarray(got["dx"], dtype=np.float64), ref_scales["dx"], dtype,
+                       reduction["dx"], 2.0 * case.tolerance, contract=contract and contract.for_quantity("dx"))
     return {"adjoint": adjoint, "transpose_is_grad": grad}

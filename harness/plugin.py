@@ -17,7 +17,7 @@ import pytest
 
 from harness import loader, results
 from harness.case import Case, CaseError
-from harness.session import Item, ResultSink, add_options, golden_cases, missing_frameworks, select_items
+from harness.session import Item, ResultSink, add_options, apply_options, golden_cases, missing_frameworks, select_items
 from harness.status import Status
 from harness.textfmt import failure_text
 
@@ -74,6 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _CONTROLLER_CONFIG[:] = [config]
     config.addinivalue_line("markers", "case: an item generated from a YAML case file")
     config.addinivalue_line("markers", "slow: a large, realistic case; deselect with -m 'not slow'")
+    apply_options(config.getoption("allow_tf32"))
     if not _is_worker(config):
         # the controller chooses where parts go; workers inherit the environment variable
         os.environ[_RUN_DIR_ENV] = str(ResultSink.new_part_dir(Path(config.rootpath) / DEFAULT_RESULTS))
@@ -143,8 +144,11 @@ class _HarnessItem(pytest.Item):
 
     def _finish(self, rows: list[dict]) -> None:
         _sink(self.config).write(rows)
-        if any(Status.of(r["status"]).failing for r in rows):
+        failing = [r for r in rows if Status.of(r["status"]).failing]
+        if any(r.get("deviation_seen") != "observed" for r in failing):
             raise HarnessFailure(failure_text(self.case, rows))
+        if failing:  # only known contract deviations (harness.precision.Deviation), each per quantity
+            pytest.xfail("; ".join(sorted({f"{r['quantity']}: {r['xfail']}" for r in failing})))
         if rows and all(r["status"] in (Status.UNSUPPORTED, Status.SKIPPED) for r in rows):
             pytest.skip(f"{rows[0]['status']}: {rows[0]['message']}")
 

@@ -121,8 +121,10 @@ def _header(case: Case, dtype: str, adapter: Adapter, rows: list[dict], note: st
         lines += ["", "Known issue:", *textwrap.wrap(reason, 92, initial_indent="    ", subsequent_indent="    ")]
     lines += ["", *textwrap.wrap(
         "Expected values: the harness's float64 oracle (a direct sum over the definition), embedded below. "
-        "An element agrees when |got - expected| <= bound, bound = gamma_{K+1} * (|x| * |w|) in the dtype's "
-        "unit roundoff (0 where integer inputs make every sum exact). Needs only NumPy and the framework. "
+        "An element agrees when |got - expected| <= bound, the harness's precision contract: gamma_{K+1} * "
+        "(|x| * |w|) in the dtype's unit roundoff for float32/float64, u_out * |expected| + gamma_K(float32) * "
+        "(|x| * |w|) for float16/bfloat16 (0 where integer inputs make every sum exact). Needs only NumPy and "
+        "the framework. "
         "Exit status 1: mismatch reproduced; 0: the framework agrees.", 96)]
     return '"""' + "\n".join(lines) + '\n"""'
 
@@ -156,7 +158,7 @@ def build(case: Case, dtype: str, adapter: Adapter, npz_name: str | None = None)
     gradients = adapter.gradients
     quantities = [q for q in runner.quantities(case) if gradients or q == "y"]
     inputs = {k: v for k, v in ref.inputs.as_dict().items() if v is not None and (gradients or k != "g")}
-    parts = ref.expected.parts
+    parts = runner.expected_for(case, dtype, adapter.contract(case, dtype, plan.device)).parts
     expected = {f"expected_{q}": ref.values[q] for q in quantities}
     bounds = {f"bound_{q}": cmp.finite_part(parts[q]).bound * case.tolerance for q in quantities}
     data_lines, arrays = _data({**inputs, **expected, **bounds}, npz_name)

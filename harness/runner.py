@@ -12,6 +12,7 @@ import numpy as np
 
 from harness import compare as cmp
 from harness import oracle
+from harness import precision as prec
 from harness.adapters import Adapter
 from harness.adapters.base import UNSUPPORTED, Plan, Unsupported
 from harness.case import QUANTITIES, Case
@@ -47,6 +48,16 @@ def reference(case: Case, dtype: str) -> Reference:
     # arrays (a BLAS dot over a view at another alignment can differ in the last bit)
     prepared = cmp.expected_set(values, scales, dtype, k, exact)
     return Reference(inp, values, scales, k, prepared, time.perf_counter() - start)
+
+
+@lru_cache(maxsize=8)
+def expected_for(case: Case, dtype: str, contract: prec.Contract) -> cmp.ExpectedSet:
+    """The oracle's side of the comparisons under `contract` (the reference's own for the default)."""
+    ref = reference(case, dtype)
+    if contract == prec.default_contract(dtype, allow_tf32=False):
+        return ref.expected
+    exact = {q: p.exact for q, p in ref.expected.parts.items()}
+    return cmp.expected_set(ref.values, ref.scales, dtype, ref.reduction, exact, contract)
 
 
 def quantities(case: Case) -> tuple[str, ...]:
@@ -119,6 +130,8 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
         return _rows(base, case, Status.UNSUPPORTED, plan.reason)
     oracle_start = time.perf_counter()
     ref = reference(case, dtype)
+    contract = adapter.contract(case, dtype, plan.device)
+    expected = expected_for(case, dtype, contract)
     base["oracle_seconds"] = time.perf_counter() - oracle_start  # ~0 when cached for this (case, dtype)
     start = time.perf_counter()
     try:
@@ -130,19 +143,23 @@ def run_item(case: Case, dtype: str, adapter: Adapter, identities: bool | None =
         return _rows(base, case, Status.ERROR, msg, traceback=traceback.format_exc(),
                      seconds=time.perf_counter() - start)
     seconds = time.perf_counter() - start
-    rows = quantity_rows(case, adapter, base, ref, got, seconds)
+    rows = quantity_rows(case, adapter, base, ref, expected, got, seconds)
+    for row in rows:
+        if (dev := contract.deviation(row["quantity"])) and row["quantity"] in got:
+            judge_deviation(row, dev, got[row["quantity"]], ref, dtype, case.tolerance)
     if runs_identities(case, dtype, identities):
-        rows += identity_rows(case, dtype, adapter, base, ref, got)
+        rows += identity_rows(case, dtype, adapter, base, ref, got, contract)
     return rows
 
 
-def quantity_rows(case: Case, adapter: Adapter, base: dict, ref: Reference, got: dict, seconds: float) -> list[dict]:
+def quantity_rows(case: Case, adapter: Adapter, base: dict, ref: Reference, expected: cmp.ExpectedSet, got: dict,
+                  seconds: float) -> list[dict]:
     """One row per quantity: the framework's values against the oracle's (all in one pass)."""
     start = time.perf_counter()
     if adapter.gradients:
-        found = cmp.compare_all(got, ref.expected, case.tolerance)
+        found = cmp.compare_all(got, expected, case.tolerance)
     else:
-        found = {"y": cmp.compare_to(got.get("y"), ref.expected.parts["y"], case.tolerance)}
+        found = {"y": cmp.compare_to(got.get("y"), expected.parts["y"], case.tolerance)}
     rows = []
     for q in quantities(case):
         if q not in found:
@@ -157,7 +174,34 @@ def quantity_rows(case: Case, adapter: Adapter, base: dict, ref: Reference, got:
     return rows
 
 
-def identity_rows(case: Case, dtype: str, adapter: Adapter, base: dict, ref: Reference, got: dict) -> list[dict]:
+def judge_deviation(row: dict, dev: prec.Deviation, actual, ref: Reference, dtype: str, factor: float) -> None:
+    """A quantity with a known contract deviation (`precision.Deviation`): a contract mismatch within
+    the deviation's own bound is expected (the row's xfail); one outside it too, or the contract met
+    where the deviation should show (K >= strict_from_k), is an unexpected mismatch."""
+    q = row["quantity"]
+    row["deviation"] = dev.accumulation
+    if row["status"] == Status.PASS:
+        if dev.strict_from_k is not None and row["reduction_length"] >= dev.strict_from_k:
+            row.update(status=Status.MISMATCH, deviation_seen="absent", message=(
+                f"meets the {row['accumulation']}-accumulation contract where a deviation ({dev.accumulation} "
+                f"accumulation: {dev.reason}) is declared: the framework has changed; remove the deviation"))
+        else:
+            row["deviation_seen"] = "not shown"
+        return
+    if row["status"] != Status.MISMATCH:
+        return
+    exact = ref.expected.parts[q].exact
+    alt = cmp.compare(actual, ref.values[q], ref.scales[q], dtype, ref.reduction[q], factor, exact,
+                      contract=prec.Contract(dtype, dev.accumulation, dev.reason))
+    if alt.status == Status.PASS:
+        row.update(deviation_seen="observed", xfail=row["xfail"] or f"known contract deviation: {dev.reason}")
+    else:
+        row.update(deviation_seen="exceeded",
+                   message=f"{row['message']}; outside the declared {dev.accumulation}-accumulation deviation too")
+
+
+def identity_rows(case: Case, dtype: str, adapter: Adapter, base: dict, ref: Reference, got: dict,
+                  contract: prec.Contract | None = None) -> list[dict]:
     """Rows for the duality identities, computed from the framework's own outputs."""
     dual = dual_case(case)
     if not adapter.applies_to(dual):
@@ -175,7 +219,7 @@ def identity_rows(case: Case, dtype: str, adapter: Adapter, base: dict, ref: Ref
         return [{**base, "quantity": q, "status": Status.ERROR, "message": f"dual op: {type(exc).__name__}: {exc}",
                  "traceback": traceback.format_exc()} for q in IDENTITIES]
     seconds = time.perf_counter() - start
-    found = identity_comparisons(case, dtype, ref.inputs, got, got_dual, ref.scales, ref.reduction)
+    found = identity_comparisons(case, dtype, ref.inputs, got, got_dual, ref.scales, ref.reduction, contract)
     return [{**base, "quantity": q, **c.as_row(), "seconds": seconds} for q, c in found.items()]
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness import adapters as registry
-from harness import results
+from harness import precision, results
 from harness.adapters import Adapter
 from harness.case import QUANTITIES, Case, CaseError
 from harness.status import Status
@@ -45,7 +45,15 @@ OPTIONS = (
     Option("--framework", "framework", "only this framework or library (repeatable; 'tensorflow' selects "
            "every TF path); a framework not installed here gives skipped rows", short="-f"),
     Option("--dtype", "dtype", "only this dtype (repeatable): float64, float32, float16, bfloat16", short="-d"),
+    Option("--allow-tf32", "allow_tf32", "let float32 on GPUs use TF32 (off by default); the precision contract "
+           "then names TF32 accumulation for those rows", action="store_true"),
 )
+
+
+def apply_options(allow_tf32: bool | None) -> None:
+    """Options that change how frameworks compute, for this process and the workers it starts."""
+    if allow_tf32:
+        os.environ[precision.TF32_ENV] = "1"
 
 
 def add_options(add, *, short: bool) -> None:

@@ -44,8 +44,9 @@ def failure_text(case: Case, rows: list[dict]) -> str:
         if r.get("message"):
             lines.append(f"                     {r['message']}")
     lines.append(
-        "  (bound_ratio = max |err| / (gamma_{K+1} * (|x|*|w|)); a row passes when it is <= the case's "
-        f"tolerance factor {case.tolerance:g})"
+        "  (bound_ratio = max |err| / the row's contract bound: gamma_{K+1}(u) * (|x|*|w|) in float32/64, "
+        "u_out*|y_ref| + gamma_K(u_acc) * (|x|*|w|) for float16/bfloat16 accumulating in float32; a row passes "
+        f"when it is <= the case's tolerance factor {case.tolerance:g})"
     )
     tb = next((r.get("traceback") for r in rows if r.get("traceback")), None)
     if tb:

@@ -196,9 +196,9 @@ def test_padding_words_in_a_product_give_the_same_ids_and_cases():
 
 @pytest.mark.parametrize("body,field,message", [
     (one(extra="kernal: 3").replace("    kernel: 3\n", ""), "kernal",
-     "unknown key 'kernal'; did you mean 'kernel'? allowed keys: batch, bias,"),
+     "unknown key 'kernal'; did you mean 'kernel'? allowed keys: accumulation, batch, bias,"),
     (one(extra="strides: 2"), "strides", "unknown key 'strides'; did you mean 'stride'?"),
-    (one(extra="colour: red"), "colour", "unknown key 'colour'; allowed keys: batch,"),
+    (one(extra="colour: red"), "colour", "unknown key 'colour'; allowed keys: accumulation, batch,"),
     (one(extra="tolerance: {factr: 2, reason: r}"), "tolerance.factr",
      "unknown key 'factr'; did you mean 'factor'? allowed keys: factor, reason"),
     (one(op="ConvTranspose2d"), "op", "unknown op 'ConvTranspose2d'; did you mean 'conv_transpose2d'? allowed: conv,"),

@@ -64,10 +64,11 @@ def test_options_are_defined_once_for_argparse_and_pytest():
     parser = argparse.ArgumentParser()
     session.add_options(parser.add_argument, short=True)
     args = parser.parse_args(["-f", "torch", "--framework", "jax", "-d", "float32"])
-    assert args.framework == ["torch", "jax"] and args.dtype == ["float32"]
+    assert args.framework == ["torch", "jax"] and args.dtype == ["float32"] and args.allow_tf32 is None
+    assert parser.parse_args(["--allow-tf32"]).allow_tf32 is True
     seen = []
     session.add_options(lambda *flags, **kw: seen.append(flags), short=False)
-    assert seen == [("--framework",), ("--dtype",)]  # pytest reserves lower-case short options
+    assert seen == [("--framework",), ("--dtype",), ("--allow-tf32",)]  # pytest reserves lower-case short options
 
 
 def test_sink_merges_every_process_part_and_environment_atomically(tmp_path):

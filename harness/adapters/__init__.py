@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from types import ModuleType
 
+from harness import precision
 from harness.adapters import base
 
 # adapter name → (module, path). Several names may share a module: one per computation path.
@@ -107,6 +108,13 @@ class Adapter:
     def runs_forward_only(self) -> bool:
         """Whether `run` accepts inputs without a cotangent and then computes the forward alone."""
         return bool(self.hook("FORWARD_ONLY_RUNS"))
+
+    def contract(self, case, dtype: str, device: str = "cpu") -> precision.Contract:
+        """How this path stores and accumulates `dtype` on `device`: the case's own `accumulation`,
+        else the adapter's documented one, else the default contract."""
+        if case.accumulation and dtype in precision.LOW_PRECISION:
+            return precision.Contract(dtype, case.accumulation, f"the case: {case.accumulation_reason}")
+        return self.hook("precision")(case, dtype, self.path, device) or precision.default_contract(dtype, device)
 
     def known_issue(self, case, dtype: str) -> str | None:
         """An adapter's own expected failure (a framework bug over a whole class of cases), or None."""

@@ -20,6 +20,10 @@ and may define (the defaults are in `DEFAULTS`, applied by the registry, nowhere
 
     applies_to(case, path) -> bool    whether a path exists for the case (default: True)
     known_issue(case, dtype, path) -> str | None   an expected failure over a class of cases
+    precision(case, dtype, path, device) -> Contract | None   how the path stores and accumulates
+                                      where its framework documents other than the default contract
+                                      (`harness.precision`: 16-bit inputs accumulate in float32),
+                                      with the documentation's source in `Contract.source`
     GRADIENTS: bool                   False: forward only, dx/dw/db rows are `unsupported`
     FORWARD_ONLY_RUNS: bool           run() accepts inputs.g None and then returns y alone (the
                                       identity rows need only the dual op's forward)
@@ -50,6 +54,7 @@ class Unsupported(Exception):
 DEFAULTS = {
     "applies_to": lambda case, path: True,
     "known_issue": lambda case, dtype, path: None,
+    "precision": lambda case, dtype, path, device: None,
     "GRADIENTS": True,
     "FORWARD_ONLY_RUNS": False,
     "layer_program": lambda case, dtype: None,

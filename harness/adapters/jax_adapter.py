@@ -36,7 +36,7 @@ import numpy as np
 from harness.adapters import jax_padding as jp
 from harness.adapters import program as pg
 from harness.adapters.base import EMULATED, NATIVE, Plan, refusals
-from harness.adapters.jax_padding import weight_from_native, weight_to_native  # noqa: F401 - hooks
+from harness.adapters.jax_padding import precision, weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "jax"
 PATHS = ("lax", "conv_general_dilated")

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness import precision as prec
 from harness import translate
 from harness.adapters import program as pg
 from harness.adapters.base import channels_last_permutation, inverse_permutation, spatial_first_weight_permutation
@@ -322,3 +323,18 @@ def layer_program(case, dtype: str) -> pg.Program | None:
     body = (layer, pg.call("y", "layer.apply", {"params": params}, Ref("x")))
     return pg.Program(imports=LAYER_IMPORTS, prelude=PRELUDE, setup=tuple(setup), body=body, leaves=names,
                       autodiff=pg.NONE, outputs=(("y", _back("y", xperm)),))
+
+
+# db is the VJP of the broadcast bias add: lax.reduce_sum, whose result keeps the operand's dtype
+# (jax/_src/lax/lax.py, _reduce_sum_dtype_rule) and which XLA accumulates in it; the flag
+# jax_allow_f16_reductions documents it ("If False, `reduce_sum` on `f16` or `bf16` inputs will raise
+# an error", jax/_src/config.py).
+DB_SOURCE = ("jax: db is lax.reduce_sum in the storage dtype (the VJP of the bias add; jax_allow_f16_reductions "
+             "documents f16/bf16 reductions)")
+
+
+def precision(case, dtype: str, path: str, device: str):
+    """The precision contract (harness.precision): y rounded twice with a bias; db summed in storage."""
+    overrides = (("db", dtype, DB_SOURCE),) if case.bias else ()
+    return prec.declared(case, dtype, "lax convolutions take no bias: y = conv + b is a second op, rounding y "
+                         "to the storage dtype again", overrides=overrides)

@@ -35,7 +35,7 @@ import numpy as np
 from harness.adapters import keras_padding as kp
 from harness.adapters import program as pg
 from harness.adapters.base import NATIVE, Plan, Unsupported, quiet_import, refusals, unsupported_plan
-from harness.adapters.keras_padding import weight_from_native, weight_to_native  # noqa: F401 - hooks
+from harness.adapters.keras_padding import precision, weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "keras"
 PATHS = ("ops",)

@@ -33,7 +33,7 @@ import numpy as np
 from harness.adapters import onnx_padding as op
 from harness.adapters import program as pg
 from harness.adapters.base import EMULATED, NATIVE, Plan, refusals
-from harness.adapters.onnx_padding import weight_from_native, weight_to_native  # noqa: F401 - hooks
+from harness.adapters.onnx_padding import precision, weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "onnxruntime"
 PATHS = op.RUNTIMES  # ("onnxruntime", "reference")

@@ -56,10 +56,11 @@ from functools import cache, lru_cache
 
 import numpy as np
 
+from harness import precision as prec
 from harness.adapters import program as pg
 from harness.adapters import tf_padding as tp
 from harness.adapters.base import EMULATED, NATIVE, Plan, quiet_import, refusals, unsupported_plan
-from harness.adapters.tf_padding import Formulation, weight_from_native, weight_to_native  # noqa: F401 - hooks
+from harness.adapters.tf_padding import Formulation, precision, weight_from_native, weight_to_native  # noqa: F401 - hooks
 from harness.case import Case
 
 LIBRARY = "tensorflow"
@@ -81,9 +82,10 @@ def _tf():
 
     tf.get_logger().setLevel("ERROR")
 
-    # numbers must not depend on reduced-precision shortcuts (TF32 matters on Ampere+ GPUs)
+    # numbers must not depend on reduced-precision shortcuts (TF32 matters on Ampere+ GPUs) unless the
+    # run allows them (--allow-tf32)
     try:
-        tf.config.experimental.enable_tensor_float_32_execution(False)
+        tf.config.experimental.enable_tensor_float_32_execution(prec.tf32_allowed())
     except (AttributeError, RuntimeError):  # pragma: no cover - older TF or initialised context
         pass
     return tf

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness import precision as prec
 from harness import translate
 from harness.adapters import program as pg
 from harness.adapters.base import channels_last_permutation, inverse_permutation, spatial_first_weight_permutation
@@ -376,3 +377,23 @@ def _backprop_2d(out: str, x: str, w: str, shape, stride, dil, form: Formulation
     if form.unit_axis:
         steps.append(pg.index(out, out, slice(None), 0))
     return steps
+
+
+# Measured with tensorflow-cpu 2.21 (x86-64, oneDNN off): TF's CPU kernels for float16 gradients
+# and for the backprop-input direction (conv's dx, conv2d_transpose's y) and bfloat16 BiasAddGrad
+# err like a 9-11-bit accumulator, not float32 (effective bits in the rows; README: precision profile).
+_F16 = "TensorFlow's CPU float16 {} errs like float16 accumulation (measured, tensorflow-cpu 2.21: ~9-11 bits)"
+DEVIATIONS = {
+    "float16": (("dw", prec.Deviation("float16", _F16.format("Conv*DBackpropFilter"))),
+                ("dx", prec.Deviation("float16", _F16.format("input gradient"))),
+                ("y", prec.Deviation("float16", _F16.format("Conv2DBackpropInput (conv2d_transpose)")))),
+    "bfloat16": (("db", prec.Deviation("bfloat16", "TensorFlow's CPU BiasAddGrad sums bfloat16 like a bfloat16 "
+                                       "accumulator (measured, tensorflow-cpu 2.21: ~7-10 bits)", strict_from_k=32)),),
+}
+
+
+def precision(case, dtype: str, path: str, device: str):
+    """The precision contract (harness.precision): y rounded twice with a bias; TF's measured deviations."""
+    deviations = tuple((q, d) for q, d in DEVIATIONS.get(dtype, ()) if q != "y" or case.is_transpose)
+    return prec.declared(case, dtype, "tf.nn.bias_add is a second op after the conv, and rounds y to the storage "
+                         "dtype again", deviations=deviations if device == "cpu" else ())

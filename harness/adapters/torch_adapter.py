@@ -13,7 +13,7 @@ import numpy as np
 from harness.adapters import program as pg
 from harness.adapters import torch_padding as tpd
 from harness.adapters.base import EMULATED, NATIVE, Plan, refusals
-from harness.adapters.torch_padding import layer_program, weight_from_native, weight_to_native  # noqa: F401 - hooks
+from harness.adapters.torch_padding import layer_program, precision, weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "torch"
 PATHS = ("functional",)

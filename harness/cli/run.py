@@ -6,7 +6,7 @@ import argparse
 import os
 
 from harness import loader, results
-from harness.session import Item, ResultSink, add_options, golden_cases, load_error_rows, select_items
+from harness.session import Item, ResultSink, add_options, apply_options, golden_cases, load_error_rows, select_items
 
 NAME, HELP = "run", "run case files through every installed framework"
 
@@ -29,6 +29,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     console = Console(stderr=True)
+    apply_options(args.allow_tf32)
     cases, errors = loader.load_paths(args.paths)
     for e in errors:
         console.print(f"[red]invalid case[/red] {escape(str(e))}", markup=True, highlight=False)
@@ -94,6 +95,14 @@ def print_summary(console, df) -> None:
     if n_failing:
         console.print(f"{n_failing} failing rows: {n_failing - n_unexpected} expected (xfail: a known framework "
                       f"bug, with the reason in the row), {n_unexpected} unexpected")
+    from harness.profile import summary_lines
+
+    lines = summary_lines(df)
+    if lines:
+        console.print("precision contract (float16/bfloat16 accumulate in float32 and round once) not met:",
+                      highlight=False)
+        for line in lines:
+            console.print(f"  {line}", highlight=False, markup=False)
 
 
 def _print_baseline_diff(baseline: str, output: str, console) -> bool:

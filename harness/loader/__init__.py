@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from harness.case import Case, CaseError
 from harness.loader.common import FieldError, did_you_mean, short_repr
 from harness.loader.expand import expand
-from harness.loader.schema import ID_PATTERN, MAX_ID_LENGTH, CaseSpec, Tolerance, to_case
+from harness.loader.schema import ID_PATTERN, MAX_ID_LENGTH, Accumulation, CaseSpec, Tolerance, to_case
 from harness.loader.yaml_safe import parse_yaml
 
 MAX_FILE_BYTES = 8 * 2**20  # the library's largest file is 7 KiB
@@ -48,7 +48,8 @@ def _pydantic_error(exc: ValidationError, file: str, lines: dict, line: int, cas
     field = ".".join(loc) if loc else None
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
-        msg = _unknown_key_message(raw_loc[-1], Tolerance if raw_loc[0] == "tolerance" and len(raw_loc) > 1 else CaseSpec)
+        nested = {"tolerance": Tolerance, "accumulation": Accumulation}.get(raw_loc[0]) if len(raw_loc) > 1 else None
+        msg = _unknown_key_message(raw_loc[-1], nested or CaseSpec)
     elif err["type"] == "invalid_key":
         msg = f"keys are field names (text), got {short_repr(err['input'])}"
     elif err["type"] == "missing":

@@ -32,6 +32,14 @@ class Tolerance(BaseModel):
     reason: str = Field(min_length=1)
 
 
+class Accumulation(BaseModel):
+    """A case's own accumulation for its float16/bfloat16 rows (see harness.precision), with why."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    dtype: Literal["float64", "float32", "float16", "bfloat16"]
+    reason: str = Field(min_length=1)
+
+
 class CaseSpec(BaseModel):
     """The schema of one case as written in a file (after defaults and product expansion)."""
 
@@ -59,6 +67,7 @@ class CaseSpec(BaseModel):
     frameworks: list[str] | None = None
     layout: Literal["channels_first", "channels_last"] = "channels_first"
     tolerance: Tolerance | None = None
+    accumulation: Accumulation | None = None
     inputs: Literal["normal", "integers", "large", "with_nan", "with_inf", "zeros"] = "normal"
     seed: int = Field(default=0, ge=-(2**63), le=2**63 - 1)
     description: str = ""
@@ -233,10 +242,15 @@ def to_case(spec: CaseSpec, file: str, line: int) -> Case:
         frameworks=tuple(spec.frameworks) if spec.frameworks else None, layout=spec.layout,
         tolerance=spec.tolerance.factor if spec.tolerance else 1.0,
         tolerance_reason=spec.tolerance.reason if spec.tolerance else "",
+        accumulation=spec.accumulation.dtype if spec.accumulation else None,
+        accumulation_reason=spec.accumulation.reason if spec.accumulation else "",
         inputs=spec.inputs, seed=spec.seed, description=spec.description, refs=tuple(spec.refs),
         xfail=tuple(spec.xfail.items()), marks=tuple(spec.marks), golden=spec.golden,
     )
     _check_built_case(case)
+    if case.accumulation and not set(case.dtypes) & {"float16", "bfloat16"}:
+        raise FieldError("accumulation", "accumulation applies to float16 and bfloat16 rows; this case has "
+                         f"{', '.join(case.dtypes)}")
     return case
 
 
