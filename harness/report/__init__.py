@@ -3,14 +3,17 @@
 The page needs nothing at view time: CSS, JavaScript, the plots (matplotlib SVG) and the data
 are inline. Top to bottom: a verdict and counts by framework × status, a matrix of cases ×
 (framework, dtype) coloured by the worst bound ratio, the failing rows (worst first), plots of the
-error ratios, every case's details (parameters, native calls, each quantity's errors and worst
-element, drawn when the case is opened), every row (sortable, filterable, a page at a time) and
+error ratios, the precision profile of float16 and bfloat16 (the accumulation precision each
+framework's errors show, against its contract; see `harness.profile`), every case's details
+(parameters, native calls, each quantity's errors and worst element, drawn when the case is
+opened), every row (sortable, filterable, a page at a time) and
 the environment of each run (versions, flags). Several results files merge into one page; each
 keeps a `run` label. Strings from case files are escaped by the template (autoescape on), by the
 JSON escaping of the page data, and set as text by the page's script.
 
 Modules: `rows` (the typed row), `runs` (loading and merging results files), `views` (what each
-part shows), `plots`, `data` (the page's JSON) and `page` (the report's view, `build_report`).
+part shows), `profiles` (the precision profile's part), `plots`, `data` (the page's JSON) and
+`page` (the report's view, `build_report`).
 
 Library calls: `build_report(load_runs(specs), output, changes=...)`, or `report_files(specs,
 output, ...)`, which does both and says what it wrote. The diff page is `harness.diff_page`; both

@@ -1,9 +1,9 @@
 """The report's page: what it shows (`Report`, `report_view`) and `build_report`, which writes it.
 
 The page is self-contained: CSS, JavaScript, the plots (inline SVG) and the rows and cases (one
-JSON blob, see `harness.report.data`) are all inside it. The summary, the matrix, the failures
-and the environment are HTML from the template; the case details and the table of every row
-are drawn by the page's script from the blob when they are opened.
+JSON blob, see `harness.report.data`) are all inside it. The summary, the matrix, the failures,
+the precision profile and the environment are HTML from the template; the case details and the
+table of every row are drawn by the page's script from the blob when they are opened.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from harness.formatting import STATUS_COLORS, framework_rank, ratio_color
 from harness.render import DEFAULT_TITLE, render_page
 from harness.report import plots
 from harness.report.data import page_data, page_rows, script_json
+from harness.report.profiles import PrecisionProfile, precision_view
 from harness.report.rows import ResultRow, rows_from_frame
 from harness.report.runs import Run, merge_runs, write_csv
 from harness.report.views import (
@@ -50,6 +51,7 @@ class Report:
     loader: list[ResultRow]
     matrix: Matrix
     plots: dict[str, Markup]
+    precision: PrecisionProfile | None  # the 16-bit precision profile; None without float16/bfloat16 rows
     environment: Environment
     data: Markup  # the JSON blob of cases and rows
     row_number: dict[int, int]  # id(row) → its index in the blob (the matrix cells name their worst row)
@@ -89,6 +91,7 @@ def report_view(runs: list[Run], merged: pd.DataFrame | None = None) -> Report:
         plots={"strip_error": plots.distribution_plot(case_rows, "error", multi_run),
                "strip_bound": plots.distribution_plot(case_rows, "bound", multi_run),
                "scatter": plots.k_scatter(case_rows, frameworks)},
+        precision=precision_view(merged, case_rows, multi_run),
         environment=environment_view([env for _df, env, _label in runs], [label for _df, _env, label in runs]),
         data=script_json(page_data(case_views, multi_run)),
         row_number={id(r): i for i, r in enumerate(page_rows(case_views))}, legend=legend_swatches(),

@@ -4,6 +4,9 @@
   framework and dtype on a shared log axis, failing rows red, expected failures amber.
 - `k_scatter`: the error ratio against the reduction length K per framework, with the bound
   (error ratio ≈ K + 1 at tolerance 1).
+- `precision_plot`: for one 16-bit dtype, the error ratio against K in a panel per framework, with
+  the line at one unit roundoff of |x| ⋆ |w| (a 16-bit accumulator stays near it, a float32 one
+  falls below it as K grows).
 
 Exact zeros and infinite ratios (non-finite values where the oracle is finite) get their own
 slots at the ends of the log axes. With many bars or points the data layer is rasterized (one
@@ -315,3 +318,102 @@ def _k_axes(ax, kx: tuple[int, int], ey: tuple[int, int], zero_y: float, inf_y: 
     ax.grid(color="#e5e7eb", linewidth=0.6, zorder=1.1)  # vector, above a rasterized layer of points
     ax.set_xlabel("reduction length K (products summed into one element)")
     ax.set_ylabel("error ratio (units of u)")
+
+
+# ---------------------------------------------------------------------------------------------
+# the precision profile: error ratio against K, a panel per framework, for one 16-bit dtype
+
+QUANTITY_COLORS = {"y": "#2563eb", "dx": "#0d9488", "dw": "#ea580c", "db": "#7c3aed"}
+PANEL_COLUMNS = 4
+
+
+def _profile_points(rows: Sequence[ResultRow], dtype: str, multi_run: bool) -> dict[tuple[str, str], list[ResultRow]]:
+    """The compared rows of `dtype` with a positive, finite error ratio, per (run, framework) panel."""
+    panels: dict[tuple[str, str], list[ResultRow]] = defaultdict(list)
+    for r in rows:
+        if (r.dtype == dtype and r.quantity in COMPARED and r.status.ran and r.framework != "loader"
+                and r.reduction_length and r.error_ratio is not None and 0 < r.error_ratio < math.inf):
+            panels[(r.run if multi_run else "", r.framework)].append(r)
+    return dict(sorted(panels.items(), key=lambda kv: (framework_rank(kv[0][1]), kv[0][0])))
+
+
+def _profile_panel(ax, rows: list[ResultRow], title: str) -> None:
+    """One framework's points, by quantity (failing rows edged red, expected ones amber), and the
+    reference line at one unit roundoff of |x| ⋆ |w|."""
+    groups: dict[tuple[str, str], set] = defaultdict(set)
+    for r in rows:
+        edge = FAIL_COLOR if r.unexpected_failure else (XFAIL_COLOR if r.failing else "none")
+        groups[(r.quantity, edge)].add((round(math.log10(r.reduction_length), 3), round(math.log10(r.error_ratio), 2)))
+    for (quantity, edge), xy in sorted(groups.items(), key=lambda kv: (kv[0][1] != "none", kv[0][0])):
+        xs, ys = zip(*sorted(xy))
+        plain = edge == "none"
+        ax.scatter(xs, ys, s=12 if plain else 20, c=QUANTITY_COLORS.get(quantity, "#475569"),
+                   alpha=0.55 if plain else 0.95, edgecolors=edge, linewidths=0 if plain else 1.1,
+                   zorder=0.5 if plain else 0.6)
+    if len(rows) > MAX_VECTOR_MARKS:
+        ax.set_rasterization_zorder(1)
+    ax.axhline(0.0, color="#111827", linestyle=(0, (5, 3)), linewidth=1.0, zorder=2)
+    ax.set_title(title, fontsize=8, loc="left")
+
+
+def _profile_axes(ax, kx: tuple[int, int], ey: tuple[int, int], first_col: bool) -> None:
+    xt, yt = _log_ticks(*kx), _log_ticks(*ey)
+    ax.set_xticks(xt, [_pow10(e) for e in xt])
+    ax.set_yticks(yt, [_pow10(e) for e in yt] if first_col else [])
+    ax.set_xlim(kx[0] - 0.1, kx[1] + 0.1)
+    ax.set_ylim(ey[0] - 0.2, ey[1] + 0.2)
+    ax.grid(color="#e5e7eb", linewidth=0.6, zorder=1.1)
+    ax.tick_params(labelsize=7.5)
+
+
+def _profile_legend(fig) -> None:
+    from matplotlib.lines import Line2D
+
+    def mark(label, color="#9ca3af", edge="none"):
+        return Line2D([], [], linestyle="none", marker="o", markersize=5, markerfacecolor=color,
+                      markeredgecolor=edge, label=label)
+
+    handles = [*(mark(q, c) for q, c in QUANTITY_COLORS.items()), mark("outside the contract", edge=FAIL_COLOR),
+               mark("expected (xfail)", edge=XFAIL_COLOR),
+               Line2D([], [], color="#111827", linestyle=(0, (5, 3)), linewidth=1.0, label="1 = u · (|x| ⋆ |w|)")]
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False, fontsize=8,
+               handletextpad=0.3, columnspacing=1.2, bbox_to_anchor=(0.5, 1.0))
+
+
+def _panel_title(key: tuple[str, str], subtitles: dict[tuple[str, str], str]) -> str:
+    run, framework = key
+    subtitle = subtitles.get(key, "")
+    return framework + (f" [{run}]" if run else "") + (f"\n{subtitle}" if subtitle else "")
+
+
+def precision_plot(rows: Sequence[ResultRow], dtype: str, subtitles: dict[tuple[str, str], str],
+                   multi_run: bool) -> Markup:
+    """error_ratio against K, log-log, a panel per (run,) framework on shared axes, for one dtype.
+
+    `subtitles`: a line under each panel's name, keyed (run or '', framework): its measured profile.
+    """
+    import matplotlib
+
+    panels = _profile_points(rows, dtype, multi_run)
+    if not panels:
+        return _empty(f"No compared {dtype} rows with an error ratio above zero to plot.")
+    points = [r for rs in panels.values() for r in rs]
+    kx = _decades([float(r.reduction_length) for r in points], 0, 2)
+    ey = _decades([r.error_ratio for r in points], -2, 1)
+    ncols = min(PANEL_COLUMNS, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    height = 1.75 * nrows + 1.0
+    with matplotlib.rc_context(RC):
+        fig = _figure(9.0, height)
+        fig.subplots_adjust(left=0.08, right=0.985, top=1 - 0.62 / height, bottom=0.42 / height, hspace=0.62,
+                            wspace=0.08)
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for i, (key, rs) in enumerate(panels.items()):
+            _profile_panel(axes[i], rs, _panel_title(key, subtitles))
+            _profile_axes(axes[i], kx, ey, i % ncols == 0)
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        _profile_legend(fig)
+        fig.supxlabel("reduction length K", fontsize=8.5, y=0.0)
+        fig.supylabel("error ratio (units of u)", fontsize=8.5, x=0.0)
+        return svg_markup(fig, f"precision-{dtype}", f"error ratio against reduction length per framework, {dtype}")
