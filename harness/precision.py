@@ -93,9 +93,9 @@ class Contract:
 @dataclass(frozen=True)
 class Deviation:
     """A known failure of the contract in one quantity: the errors fit `accumulation` (measured), not
-    the contract. Such a row is a mismatch expected for `reason` (a strict, per-quantity xfail): it is
-    unexpected when it meets the contract after all, or when it fails even the deviation's bound
-    (a wrong result, not an imprecise one)."""
+    the contract. Such a row is a mismatch expected for `reason` (a per-quantity xfail): it is
+    unexpected when it fails even the deviation's bound (a wrong result, not an imprecise one), or,
+    from `strict_from_k` on, when it meets the contract after all (the framework has changed)."""
 
     accumulation: str
     reason: str
