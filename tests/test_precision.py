@@ -198,3 +198,49 @@ def test_allow_tf32_reaches_the_printed_prelude(monkeypatch):
     assert "allow_tf32 = True" in "\n".join(pg.render(s) for s in torch_padding.prelude())
     monkeypatch.delenv(prec.TF32_ENV)
     assert not os.environ.get(prec.TF32_ENV)
+
+
+# Every measured deviation a framework declares (harness.precision.Deviation), and a library case
+# where it shows: a deviation that no longer shows there has gone from the framework (strict).
+WITNESSES = {
+    ("torch", "float16", "db"): "conv1d_k5_d2_lowp",
+    ("torch", "float16", "dw"): "conv2d_k3_p1_lowp",
+    ("torch", "float16", "dx"): "conv2d_k3_p1_lowp",
+    ("torch", "float16", "y"): "convT2d_k4_s2_p1_lowp",
+    ("tensorflow", "float16", "dw"): "conv2d_k3_p1_lowp",
+    ("tensorflow", "float16", "dx"): "conv2d_k3_p1_lowp",
+    ("tensorflow", "float16", "y"): "convT2d_k4_s2_p1_lowp",
+    ("tensorflow", "bfloat16", "db"): "conv2d_k3_p1_lowp",
+    ("tensorflow-backprop", "float16", "dw"): "convT2d_k4_s2_p1_lowp",
+    ("tensorflow-backprop", "float16", "dx"): "convT3d_k2_s2_lowp",
+    ("tensorflow-backprop", "float16", "y"): "convT2d_k4_s2_p1_lowp",
+    ("tensorflow-backprop", "bfloat16", "db"): "convT2d_k4_s2_p1_lowp",
+    ("keras", "float16", "db"): "conv2d_depthwise_lowp",
+    ("keras", "float16", "dw"): "conv2d_nhwc_lowp",
+    ("keras", "float16", "dx"): "conv2d_nhwc_lowp",
+    ("onnx-reference", "float16", "y"): "conv2d_k3_p1_lowp",
+}
+
+
+def test_every_declared_deviation_has_a_witness():
+    cases = {c.id: c for c in library()}
+    declared = set()
+    for adapter in adapters.all_adapters():
+        for case_id in ("conv2d_k3_p1_lowp", "convT2d_k4_s2_p1_lowp"):
+            for dtype in prec.LOW_PRECISION:
+                if adapter.applies_to(cases[case_id]):
+                    contract = adapter.contract(cases[case_id], dtype)
+                    declared |= {(adapter.name, dtype, q) for q, _ in contract.deviations}
+    assert declared == set(WITNESSES)
+
+
+@pytest.mark.parametrize("framework,dtype,quantity", sorted(WITNESSES))
+def test_declared_deviations_still_show(framework, dtype, quantity):
+    adapter = adapters.get(framework)
+    if not adapter.available():
+        pytest.skip(f"{adapter.library} is not installed here")
+    case = next(c for c in library() if c.id == WITNESSES[framework, dtype, quantity])
+    row = next(r for r in run_item(case, dtype, adapter, identities=False) if r["quantity"] == quantity)
+    assert row["deviation_seen"] == "observed", (
+        f"{framework} {dtype} {quantity} on {case.id}: {row['status']} {row['message']} (effective bits "
+        f"{row['effective_bits']:.1f}): the declared deviation does not show; has the framework changed?")

@@ -330,12 +330,11 @@ _F16 = ("Keras on TensorFlow's CPU kernels: float16 {} errs like float16 accumul
         "tensorflow-cpu 2.21: ~10-11 bits)")
 DEVIATIONS = {"float16": (("dw", prec.Deviation("float16", _F16.format("weight gradients"))),
                           ("dx", prec.Deviation("float16", _F16.format("input gradients"))),
-                          ("y", prec.Deviation("float16", _F16.format("transposed convolutions"))),
                           ("db", prec.Deviation("float16", _F16.format("bias gradients (the Sum of y + bias)"))))}
 
 
 def precision(case, dtype: str, path: str, device: str):
     """The precision contract (harness.precision): y rounded twice with a bias; measured deviations."""
-    deviations = tuple((q, d) for q, d in DEVIATIONS.get(dtype, ()) if q != "y" or case.is_transpose)
+    deviations = DEVIATIONS.get(dtype, ())
     return prec.declared(case, dtype, "keras.ops.conv / conv_transpose take no bias: y + bias is a second op, "
                          "rounding y to the storage dtype again", deviations=deviations if device == "cpu" else ())
