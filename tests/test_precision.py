@@ -219,6 +219,9 @@ WITNESSES = {
     ("keras", "float16", "dw"): "conv2d_nhwc_lowp",
     ("keras", "float16", "dx"): "conv2d_nhwc_lowp",
     ("onnx-reference", "float16", "y"): "conv2d_k3_p1_lowp",
+    ("chainer", "float16", "y"): "conv2d_c8_k5_lowp",
+    ("chainer", "float16", "dx"): "conv2d_c8_k5_lowp",
+    ("chainer", "float16", "db"): "conv2d_k3_p1_lowp",
 }
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from harness.adapters import chainer_padding as cp
 from harness.adapters import program as pg
 from harness.adapters.base import EMULATED, NATIVE, Plan, Unsupported, first_line, refusals
-from harness.adapters.chainer_padding import layer_program, weight_from_native, weight_to_native  # noqa: F401 - hooks
+from harness.adapters.chainer_padding import layer_program, precision, weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "chainer"
 PATHS = ("functions",)
