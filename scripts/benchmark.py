@@ -35,7 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness import adapters, oracle  # noqa: E402
+from harness import compare as cmp  # noqa: E402
 from harness.identities import IDENTITIES  # noqa: E402
+from harness.inputs import round_to_dtype  # noqa: E402
 from harness.loader import load_text  # noqa: E402
 from harness.results import read_results  # noqa: E402
 from harness.runner import reference, run_item  # noqa: E402
@@ -235,6 +237,41 @@ def bench_oracle() -> list[dict]:
     return out
 
 
+DCGAN = """
+cases:
+  - id: dcgan_512_256_k4_s2_p1
+    op: conv_transpose2d
+    batch: 2
+    in_channels: 512
+    out_channels: 256
+    input_size: [4, 4]
+    kernel: 4
+    stride: 2
+    padding: 1
+    dtype: [float32, float16, bfloat16]
+"""
+
+
+def bench_compare() -> list[dict]:
+    """The comparison of one item's four quantities (y, dx, dw, db: 2.2 M elements, most in dw) per
+    dtype: float32 against its worst case; float16/bfloat16 against the precision contract, with the
+    worst case and the effective bits beside it; and the one-off cost of a declared contract's oracle side."""
+    from harness import precision
+    from harness.runner import expected_for
+
+    out = []
+    for case in cases_of(DCGAN):
+        for dtype in case.dtypes:
+            ref = reference(case, dtype)
+            got = {q: round_to_dtype(v, dtype) for q, v in ref.values.items()}
+            compare_s = timeit(lambda: cmp.compare_all(got, ref.expected), min_runs=3)  # noqa: B023
+            twice = precision.Contract(dtype, "float32", y_roundings=2)
+            build_s = timeit(lambda: expected_for.__wrapped__(case, dtype, twice), min_runs=3)  # noqa: B023
+            out.append({"case": case.id, "dtype": dtype, "elements": int(sum(v.size for v in got.values())),
+                        "compare_ms": compare_s * 1e3, "contract_build_ms": build_s * 1e3})
+    return out
+
+
 LAZY_CHECK = """
 import sys
 from harness import adapters
@@ -307,6 +344,12 @@ def markdown(res: dict) -> str:
         lines += [f"| {r['case']}: {r['shape']} | {r['oracle_ms']:.1f} | {r['torch_ms']:.1f} | {r['ratio']:.2f}× |"
                   for r in res["oracle"]]
         lines.append("")
+    if res.get("compare"):
+        lines += ["| comparison of one item (y, dx, dw, db) | elements | compare ms | a declared contract's oracle side ms |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {r['case']} {r['dtype']} | {r['elements']} | {r['compare_ms']:.1f} | {r['contract_build_ms']:.1f} |"
+                  for r in res["compare"]]
+        lines.append("")
     if res.get("imports"):
         imp = res["imports"]
         lines.append("Import time: " + ", ".join(f"{k} {v:.2f} s" for k, v in imp["import_seconds"].items()))
@@ -328,16 +371,19 @@ def markdown(res: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", action="store_true", help="also time the whole test suite (minutes)")
-    ap.add_argument("--only", choices=("items", "oracle", "imports"), action="append", help="run only these parts")
+    ap.add_argument("--only", choices=("items", "oracle", "compare", "imports"), action="append",
+                    help="run only these parts")
     ap.add_argument("-o", "--output", default=str(ROOT / "reports" / "benchmark.json"))
     args = ap.parse_args()
-    parts = args.only or ["items", "oracle", "imports"]
+    parts = args.only or ["items", "oracle", "compare", "imports"]
     res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
                       f"{platform.python_version()}"}
     if "items" in parts:
         res["items"] = bench_items()
     if "oracle" in parts:
         res["oracle"] = bench_oracle()
+    if "compare" in parts:
+        res["compare"] = bench_compare()
     if "imports" in parts:
         res["imports"] = bench_imports(ROOT / "reports" / ".benchmark")
     if args.suite:
