@@ -11,6 +11,9 @@ Rows are matched on (case_id, file, dtype, framework, quantity). Categories:
   (say 1e-5 → 1e-4, or 0 → 0.001: a different but still near-exact summation order) is ignored,
   because it says nothing about correctness. Neither is the growth of a row that fails in both
   runs and is an expected failure (xfail) in the new one: a known bug's error size is not a trend.
+  A row whose bound itself changed (its precision `contract` differs, or a float16/bfloat16 row
+  written before the contract existed) is listed as **bound changed** instead: its ratios are not
+  comparable.
 - **fixed**: a failing status became `pass`.
 - **added** / **removed**: rows present in only one file (new cases, dropped frameworks, ...).
 - **status changes**: every row whose status changed (a superset of new failures and fixed).
@@ -33,7 +36,7 @@ from harness.status import FAILING, NOT_FAILING, Status
 
 KEY = list(results.KEY)  # case_id, file, dtype, framework, quantity
 MIN_RATIO = 0.01
-DETAIL = ["status", "bound_ratio", "error_ratio", "tolerance", "message", "xfail", "version", "line"]
+DETAIL = ["status", "bound_ratio", "error_ratio", "tolerance", "message", "xfail", "version", "line", "contract"]
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Changes:
     removed: pd.DataFrame
     status_changes: pd.DataFrame
     versions: pd.DataFrame
+    rebounded: pd.DataFrame = field(default_factory=pd.DataFrame)  # the bound changed: ratios not comparable
     factor: float = 2.0
     min_ratio: float = MIN_RATIO
     old_label: str = "old"
@@ -79,7 +83,8 @@ class Changes:
 
     def counts(self) -> dict[str, int]:
         return {"new failures": len(self.regressions), "expected new failures (xfail)": len(self.expected_failures),
-                "ratio growth": len(self.grown), "fixed": len(self.fixed), "added": len(self.added),
+                "ratio growth": len(self.grown), "bound changed": len(self.rebounded), "fixed": len(self.fixed),
+                "added": len(self.added),
                 "removed": len(self.removed), "status changes": len(self.status_changes),
                 "version changes": len(self.versions)}
 
@@ -127,6 +132,16 @@ def _version_changes(old_df, old_env, new_df, new_env) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source", "name", "old", "new"])
 
 
+def _bound_changed(both: pd.DataFrame) -> pd.Series:
+    """Rows judged by another bound in the two runs: another precision contract, or a 16-bit row from
+    before the contract (its bound was the worst case, now it is the float32-accumulation contract)."""
+    from harness.precision import LOW_PRECISION
+
+    old_c, new_c = (both[f"{s}_contract"].fillna("").astype(str) for s in ("old", "new"))
+    before = (old_c == "") & (new_c != "") & both["dtype"].isin(LOW_PRECISION)
+    return before | ((old_c != "") & (new_c != "") & (old_c != new_c))
+
+
 def diff_frames(old_df: pd.DataFrame, old_env: dict, new_df: pd.DataFrame, new_env: dict,
                 factor: float = 2.0, min_ratio: float = MIN_RATIO) -> Changes:
     """Compare two results frames (see the module docstring for the categories)."""
@@ -147,7 +162,8 @@ def diff_frames(old_df: pd.DataFrame, old_env: dict, new_df: pd.DataFrame, new_e
     new_failure = (old_s.isin(NOT_FAILING) & new_fail) | (crossed & ~old_fail)
     both["growth"] = new_r / old_r  # inf when old is 0; NaN when either is missing
     expected = old_fail & new_fail & (both["new_xfail"] != "")  # an xfail row's size says nothing
-    grown = (both["growth"] > factor) & (new_r > min_ratio) & ~new_failure & ~expected
+    rebounded = _bound_changed(both)
+    grown = (both["growth"] > factor) & (new_r > min_ratio) & ~new_failure & ~expected & ~rebounded
     fixed = old_fail & (new_s == Status.PASS)
     changed = old_s != new_s
 
@@ -164,7 +180,8 @@ def diff_frames(old_df: pd.DataFrame, old_env: dict, new_df: pd.DataFrame, new_e
     return Changes(
         new_failures=pick(new_failure), grown=grown_df, fixed=pick(fixed),
         added=side("right_only", b), removed=side("left_only", a), status_changes=pick(changed),
-        versions=_version_changes(old_df, old_env, new_df, new_env), factor=factor, min_ratio=min_ratio,
+        versions=_version_changes(old_df, old_env, new_df, new_env), rebounded=pick(rebounded & ~new_failure),
+        factor=factor, min_ratio=min_ratio,
         matched=int(len(both)),
     )
 
@@ -214,6 +231,8 @@ def print_diff(changes: Changes, console) -> None:
            ("xfail", lambda r: text(r["new_xfail"]))], "bold red")
     table(f"Bound ratio grew more than {changes.factor:g}x (now > {changes.min_ratio:g})", changes.grown,
           [*where, *transition, ("growth", lambda r: f"{_f(r['growth'])}x")], "bold red")
+    table("Bound changed (another precision contract: ratios not compared)", changes.rebounded,
+          [*where, *transition, ("contract", lambda r: text(r["new_contract"]))], "bold yellow")
     table("Fixed", changes.fixed, [*where, *transition], "bold green")
     other = changes.status_changes.merge(pd.concat([changes.new_failures[KEY], changes.fixed[KEY]]).drop_duplicates(),
                                          on=KEY, how="left", indicator=True)

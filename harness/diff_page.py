@@ -85,6 +85,10 @@ def diff_sections(changes: Changes) -> list[dict]:
         _section("grown", f"Bound ratio grew more than {c.factor:g}×", c.grown,
                  [*WHERE, *TRANSITION, {"key": "growth", "label": "growth ×", "kind": "num"}, VERSION],
                  transition_rows(c.grown), f"Only rows whose new bound ratio is above {c.min_ratio:g}."),
+        _section("rebounded", "Bound changed (another precision contract)", c.rebounded,
+                 [*WHERE, *TRANSITION, VERSION], transition_rows(c.rebounded),
+                 "Judged by another bound in the two runs (or float16/bfloat16 rows from before the precision "
+                 "contract): their bound ratios are not compared."),
         _section("fixed", "Fixed", c.fixed, [*WHERE, *TRANSITION, VERSION], transition_rows(c.fixed)),
         _section("status", "All status changes", c.status_changes, [*WHERE, *TRANSITION, VERSION, MESSAGE],
                  transition_rows(c.status_changes)),
@@ -105,6 +109,7 @@ def diff_cards(changes: Changes, counts: dict[str, int]) -> list[dict]:
         card("new failures", counts["new failures"], "bad" if counts["new failures"] else "good"),
         card(f"ratio grew > {changes.factor:g}×", counts["ratio growth"], "bad" if counts["ratio growth"] else "good"),
         card("fixed", counts["fixed"], "good" if counts["fixed"] else ""),
+        card("bound changed", counts["bound changed"]),
         card("expected new failures (xfail)", counts["expected new failures (xfail)"]),
         card("status changes", counts["status changes"]),
         card("rows added", counts["added"]),

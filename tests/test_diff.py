@@ -177,3 +177,26 @@ def test_harness_diff_writes_the_diff_page(base, tmp_path, capsys):
     assert "No changes" in text and "<b>k5</b>" not in text
     direct = diff_page.write_diff_html(diff.diff_files(path, path), tmp_path / "direct.html")
     assert direct.read_text(encoding="utf-8").count("<script") == 1  # no report data on a diff page
+
+
+def test_a_changed_bound_is_not_ratio_growth(base, tmp_path):
+    """A row judged by another precision contract (or a 16-bit row from before the contract) has
+    ratios that are not comparable: listed as bound changed, not as growth; the same growth under
+    the same contract still is growth."""
+    df, env, old = base
+    rows = df.index[(df.bound_ratio > 0.02) & (df.bound_ratio < 0.09)][:2]
+    new = df.copy()
+    new.loc[rows, "bound_ratio"] *= 3
+    new.loc[rows[0], "contract"] = "float32 accumulation, rounded to float16 twice"
+    path = tmp_path / "new.parquet"
+    results.write_parquet(new, path, env)
+    changes = diff.diff_files(old, path)
+    assert tuple(changes.rebounded.iloc[0][KEY]) == tuple(df.loc[rows[0], KEY]) and len(changes.rebounded) == 1
+    assert tuple(changes.grown.iloc[0][KEY]) == tuple(df.loc[rows[1], KEY]) and len(changes.grown) == 1
+    old_16 = df.copy()
+    old_16["contract"] = None
+    old_16.loc[rows[0], "dtype"] = new.loc[rows[0], "dtype"] = "float16"
+    results.write_parquet(old_16, old, env)
+    results.write_parquet(new, path, env)
+    assert [tuple(r) for r in diff.diff_files(old, path).rebounded[KEY].itertuples(index=False)] == [
+        tuple(new.loc[rows[0], KEY])]
