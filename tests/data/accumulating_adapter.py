@@ -46,7 +46,7 @@ def plan(case, dtype: str, path: str) -> Plan:
 
 
 def _numpy_type(dtype: str):
-    """The NumPy type whose arithmetic rounds to `dtype` after every operation (None: round by hand)."""
+    """The NumPy type `dtype` rounds to (None: bfloat16 without ml_dtypes, rounded by hand)."""
     if dtype != "bfloat16":
         return np.dtype(dtype)
     try:
@@ -57,22 +57,32 @@ def _numpy_type(dtype: str):
 
 
 class Sums:
-    """In-order sums: each product and partial sum rounded to the accumulator, `finish` to storage."""
+    """In-order sums: each product and partial sum rounded to the accumulator, `finish` to storage.
+
+    The arithmetic runs in float32 (float64 for float64), each result cast to the accumulator's type
+    and back: a product of two 16-bit values is exact in float32, and so is the sum of two of them
+    but where it would underflow the accumulator's spacing anyway."""
 
     def __init__(self, storage: str, path: str):
         self.storage = storage
         self.accumulator = storage if path == "float16_sums" or storage in ("float64", "float32") else "float32"
+        self.work = np.float64 if self.accumulator == "float64" else np.float32
         self.type = _numpy_type(self.accumulator)
 
     def round(self, a: np.ndarray) -> np.ndarray:
-        return a.astype(self.type) if self.type is not None else round_to_dtype(a, self.accumulator)
+        if self.type is None:
+            return round_to_dtype(a, self.accumulator).astype(self.work)
+        if self.type == self.work:
+            return np.asarray(a, dtype=self.work)
+        return np.asarray(a).astype(self.type).astype(self.work)
 
     def matmul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(G, M, K) @ (G, K, O), the K products of each element added one after another."""
-        a, b = self.round(a), self.round(b)  # exact: the inputs are values of the storage dtype
-        acc = self.round(np.zeros((a.shape[0], a.shape[1], b.shape[2])))
-        for k in range(a.shape[2]):
-            acc = self.round(acc + self.round(a[:, :, k, None] * b[:, None, k, :]))
+        # exact: the inputs are values of the storage dtype; K leading, for contiguous steps
+        a, b = self.round(np.moveaxis(a, 2, 0)).copy(), self.round(np.moveaxis(b, 1, 0)).copy()
+        acc = self.round(np.zeros((a.shape[1], a.shape[2], b.shape[2])))
+        for ak, bk in zip(a, b):
+            acc = self.round(acc + self.round(ak[:, :, None] * bk[:, None, :]))
         return acc.astype(np.float64)
 
     def total(self, terms: np.ndarray) -> np.ndarray:
