@@ -16,7 +16,7 @@ after those that append no zeros (a negative crop makes output pixels that no in
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness import translate
 from harness.adapters import program as pg
@@ -154,3 +154,43 @@ def solve(op: str, input: int, output: int, kernel: int | None = None, stride: i
     found = [spell(s, chosen) for s in candidates(op, input, output, kernel, stride, dilation, max_kernel,
                                                    max_stride, max_dilation)]
     return sorted(found, key=rank)
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """The decoder layers that undo an encoder's shape: per axis, the transposed convolutions from the
+    encoder's output length back to its input length, the encoder's adjoint first."""
+
+    encoder: Case
+    adjoint: Case  # the conv_transpose with the encoder's parameters (harness.identities.dual_case)
+    adjoint_text: str | None  # the adjoint as the encoder's framework spells it, where it can
+    axes: dict[tuple[int, ...], list[Solution]]
+
+
+def mirror(framework: str, text: str, input_size: list[int], frameworks=None, **limits) -> Mirror:
+    """`harness solve --mirror "nn.Conv2d(1, 32, 3, stride=2, padding=1)" --input-size 28 28`."""
+    import importlib
+
+    from harness import native
+    from harness.identities import dual_case
+
+    encoder = native.case(framework, text, input_size)
+    if encoder.is_transpose:
+        raise ValueError("--mirror takes an encoder's convolution (its decoder is the transposed one)")
+    adjoint = replace(dual_case(encoder), bias=encoder.bias)  # a decoder layer keeps the encoder's bias
+    grouped: dict[tuple, list[int]] = {}  # axes with the same lengths and adjoint share one list
+    for axis in range(encoder.ndim):
+        key = (encoder.output_size[axis], encoder.input_size[axis], adjoint.kernel[axis], adjoint.stride[axis],
+               adjoint.dilation[axis], adjoint.padding[axis])
+        grouped.setdefault(key, []).append(axis)
+    axes = {}
+    for (o, i, *mine), members in grouped.items():
+        found = solve("conv_transpose", o, i, frameworks=frameworks, **limits)
+        found.sort(key=lambda s: list(_params(s)) != mine)  # noqa: B023 - stable: the adjoint first
+        axes[tuple(members)] = found
+    text_of = getattr(importlib.import_module(native.FRAMEWORKS[framework]), "layer_text", None)
+    return Mirror(encoder, adjoint, text_of(adjoint) if text_of else None, axes)
+
+
+def _params(s: Solution) -> tuple:
+    return (s.kernel, s.stride, s.dilation, s.padding)

@@ -207,3 +207,88 @@ def precision(case, dtype: str, path: str, device: str):
                        for q, d in DEVIATIONS.get(dtype, ()))
     return prec.declared(case, dtype, "the bias is added after the crop of an emulated transposed conv" if twice else "",
                          deviations=deviations if device == "cpu" else ())
+
+
+# ---------------------------------------------------------------------------------------------
+# native spelling in: torch.nn.Conv{n}d / ConvTranspose{n}d as written → canonical case fields
+
+CONV_PARAMS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
+               "padding_mode", "device", "dtype")
+TRANSPOSE_PARAMS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups",
+                    "bias", "dilation", "padding_mode", "device", "dtype")
+
+
+def _per_axis(bound: dict, name: str, nd: int, default: int, least: int) -> tuple[int, ...]:
+    """An int or a tuple of nd ints, as torch's _ntuple takes it, each >= least."""
+    from harness.adapters.native_call import NativeError
+
+    arg = bound.get(name)
+    value = default if arg is None else arg.value
+    values = (value,) * nd if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(values, (tuple, list)) or len(values) != nd or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise NativeError(f"{name} must be an int or {nd} ints, not {value!r}", arg.column if arg else None)
+    if any(v < least for v in values):
+        raise NativeError(f"{name} must be >= {least}, not {value!r}", arg.column if arg else None)
+    return tuple(values)
+
+
+def from_native(text: str) -> dict:
+    """The canonical case fields of `torch.nn.Conv{n}d(...)` / `ConvTranspose{n}d(...)` as written (no
+    torch import): the inverse of `layer_text`. What torch refuses is refused with its column."""
+    from harness.adapters.native_call import NativeError, bind, parse_call
+
+    call = parse_call(text)
+    kinds = {f"Conv{n}d": ("conv", n) for n in (1, 2, 3)} | {f"ConvTranspose{n}d": ("conv_transpose", n) for n in (1, 2, 3)}
+    if call.name not in kinds:
+        raise NativeError(f"torch layer {call.func!r} is not one of {', '.join(kinds)}", 1)
+    op, nd = kinds[call.name]
+    bound = bind(call, TRANSPOSE_PARAMS if op == "conv_transpose" else CONV_PARAMS, 3, "torch")
+    fields = {"op": f"{op}{nd}d", "in_channels": bound["in_channels"].value, "out_channels": bound["out_channels"].value,
+              "kernel": list(_per_axis(bound, "kernel_size", nd, 1, 1)), "stride": list(_per_axis(bound, "stride", nd, 1, 1)),
+              "dilation": list(_per_axis(bound, "dilation", nd, 1, 1)),
+              "groups": bound["groups"].value if "groups" in bound else 1,
+              "bias": bound["bias"].value if "bias" in bound else True}
+    mode = bound.get("padding_mode")
+    if mode is not None and mode.value != "zeros":
+        raise NativeError(f"padding_mode {mode.value!r}: only 'zeros' is a convolution's padding here", mode.column)
+    fields.update(_native_padding(bound, op, nd, fields))
+    return fields
+
+
+def _native_padding(bound: dict, op: str, nd: int, fields: dict) -> dict:
+    """padding (and output_padding) as torch takes them: 'same' / 'valid' for conv (same only at stride 1),
+    output_padding < max(stride, dilation) per axis."""
+    from harness.adapters.native_call import NativeError
+
+    arg = bound.get("padding")
+    if op == "conv" and arg is not None and isinstance(arg.value, str):
+        if arg.value not in ("same", "valid"):
+            raise NativeError(f"padding {arg.value!r}: torch takes 'same', 'valid', an int or {nd} ints", arg.column)
+        if arg.value == "same" and any(s != 1 for s in fields["stride"]):
+            raise NativeError("padding='same' is not supported for strided convolutions (torch)", arg.column)
+        return {"padding": arg.value}
+    out = {"padding": list(_per_axis(bound, "padding", nd, 0, 0))}
+    if op == "conv_transpose":
+        extra = _per_axis(bound, "output_padding", nd, 0, 0)
+        for ax, (e, s, d) in enumerate(zip(extra, fields["stride"], fields["dilation"])):
+            if e >= max(s, d):
+                raise NativeError(f"axis {ax}: output padding must be smaller than either stride or dilation "
+                                  f"(torch), got output_padding={e}, stride={s}, dilation={d}",
+                                  bound["output_padding"].column)
+        out["output_padding"] = list(extra)
+    return out
+
+
+def layer_text(case) -> str | None:
+    """`torch.nn.ConvTranspose2d(32, 1, kernel_size=(3, 3), ...)` for a case torch spells natively, else None."""
+    spelled = spelling(case)
+    if not spelled.native:
+        return None
+    kind = f"ConvTranspose{case.ndim}d" if case.is_transpose else f"Conv{case.ndim}d"
+    parts = [str(case.in_channels), str(case.out_channels), f"kernel_size={case.kernel}", f"stride={case.stride}",
+             f"padding={spelled.padding}"]
+    if case.is_transpose:
+        parts.append(f"output_padding={spelled.output_padding}")
+    parts += [f"dilation={case.dilation}", f"groups={case.groups}", f"bias={case.bias}"]
+    return f"torch.nn.{kind}({', '.join(parts)})"

@@ -1,0 +1,34 @@
+"""A framework's own spelling of a layer → the canonical case (`harness solve --mirror`, and later
+case files and `harness translate --from`). Each framework's pure module parses its vocabulary
+(`from_native`); this module turns the fields into a checked `Case`, errors located by column."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from harness.adapters.native_call import NativeError
+from harness.case import Case, CaseError
+from harness.loader.common import FieldError
+from harness.loader.schema import CaseSpec, to_case
+
+FRAMEWORKS = {"torch": "harness.adapters.torch_padding"}  # framework → pure module with from_native(text)
+
+
+def case(framework: str, text: str, input_size: list[int], batch: int = 1, dtype: str = "float32",
+         case_id: str = "native") -> Case:
+    """The canonical case of a layer as `framework` spells it, on inputs of `input_size`."""
+    import importlib
+
+    if framework not in FRAMEWORKS:
+        raise NativeError(f"no native spelling for {framework!r} yet; known: {', '.join(FRAMEWORKS)}")
+    fields = importlib.import_module(FRAMEWORKS[framework]).from_native(text)
+    try:
+        spec = CaseSpec(id=case_id, batch=batch, input_size=list(input_size), dtype=dtype, **fields)
+        return to_case(spec, "<native>", 1)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise NativeError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    except FieldError as exc:
+        raise NativeError(str(exc)) from None
+    except CaseError as exc:
+        raise NativeError(f"{exc.field}: {exc.message}" if exc.field else exc.message) from None

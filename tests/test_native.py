@@ -1,0 +1,93 @@
+"""Native spellings in (torch so far): the layer as written → the canonical case, checked against
+torch itself, with every refusal located by column; and `harness solve --mirror`."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import cli, loader, native
+from harness.adapters import torch_padding as tp
+from harness.adapters.native_call import NativeError, parse_call
+from harness.solve import mirror
+
+FIELDS = ("op", "ndim", "in_channels", "out_channels", "kernel", "stride", "dilation", "groups", "bias", "padding",
+          "input_size", "output_size")
+
+
+def _torch_native_cases():
+    cases, _ = loader.load_paths(["cases"])
+    return [c for c in cases if tp.spelling(c).native and c.layout == "channels_first"]
+
+
+def test_canonical_to_torch_to_canonical_is_the_identity():
+    checked = 0
+    for case in _torch_native_cases():
+        text = tp.layer_text(case)
+        back = native.case("torch", text, list(case.input_size), batch=case.batch)
+        assert {f: getattr(back, f) for f in FIELDS} == {f: getattr(case, f) for f in FIELDS}, (case.id, text)
+        checked += 1
+    assert checked > 200
+
+
+def test_torch_builds_the_layer_text_with_the_cases_shapes():
+    torch = pytest.importorskip("torch")
+    for case in _torch_native_cases()[::7]:
+        layer = eval(tp.layer_text(case), {"torch": torch})  # noqa: S307 - our own generated text, tested
+        y = layer(torch.zeros(case.x_shape))
+        assert tuple(y.shape) == case.y_shape, (case.id, tp.layer_text(case))
+
+
+@pytest.mark.parametrize("text,at,words", [
+    ("nn.ConvTranspose2d(32, 1, 3, stride=2, output_padding=2)", "2)", "smaller than either stride or dilation"),
+    ("nn.Conv2d(1, 32, 3, strde=2)", "strde", "no argument 'strde'; allowed: in_channels"),
+    ("nn.Conv2d(1, 32, k)", "k)", "is not a literal"),
+    ("  nn.Conv2d(1, 32, 3, stride=2, padding='same')", "'same'", "not supported for strided convolutions"),
+    ("nn.Conv2d(1, 32, 3, padding_mode='reflect')", "'reflect'", "only 'zeros'"),
+    ("nn.Conv2d(1, 32, *k)", "*k", "*args cannot be read"),
+    ("nn.Conv2d(1, 32, (3, 3, 3))", "(3, 3, 3)", "kernel_size must be an int or 2 ints"),
+    ("nn.Conv2d(1, 32, 3, stride=2, stride=1)", "stride=1", "keyword argument repeated"),
+    ("nn.Linear(3, 4)", "nn", "is not one of Conv1d"),
+    ("nn.Conv2d(1, 32,", None, "not a Python call"),
+])
+def test_what_torch_refuses_is_refused_with_its_column(text, at, words):
+    """The column points at the argument (1-based, in the text as given, leading blanks included)."""
+    with pytest.raises(NativeError) as err:
+        native.case("torch", text, [8, 8])
+    assert words in err.value.message, err.value
+    if at is not None:
+        assert err.value.column == text.rindex(at) + 1, (err.value, text.rindex(at) + 1)
+
+
+def test_parse_call_keeps_literals_and_columns():
+    call = parse_call("torch.nn.ConvTranspose2d(32, 1, (3, 3), stride=2)")
+    assert call.func == "torch.nn.ConvTranspose2d" and call.name == "ConvTranspose2d"
+    text = "torch.nn.ConvTranspose2d(32, 1, (3, 3), stride=2)"
+    assert [a.value for a in call.args] == [32, 1, (3, 3)]
+    assert call.kwargs["stride"].column == text.index("2)") + 1 and call.kwargs["stride"].name_column == text.index("stride") + 1
+
+
+def test_mirror_restores_the_encoder_input_in_torch():
+    """The adjoint of nn.Conv2d(1, 32, 3, stride=2, padding=1) on 28×28 is the seed's
+    ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1); every torch-native solution,
+    built by torch itself, takes 14 back to 28."""
+    torch = pytest.importorskip("torch")
+    m = mirror("torch", "nn.Conv2d(1, 32, 3, stride=2, padding=1)", [28, 28], frameworks=["torch"])
+    assert "padding=(1, 1), output_padding=(1, 1)" in m.adjoint_text
+    assert tuple(eval(m.adjoint_text, {"torch": torch})(torch.zeros(1, 32, 14, 14)).shape) == (1, 1, 28, 28)  # noqa: S307
+    (axes, found), = m.axes.items()
+    assert axes == (0, 1) and (found[0].kernel, found[0].stride, found[0].padding) == (3, 2, (1, 0))
+    for s in found:
+        if "torch" in s.native_in:
+            lo, hi = s.padding
+            layer = torch.nn.ConvTranspose1d(1, 1, s.kernel, stride=s.stride, padding=lo, output_padding=lo - hi,
+                                             dilation=s.dilation)
+            assert layer(torch.zeros(1, 1, 14)).shape[-1] == 28, s
+
+
+def test_cli_mirror(capsys):
+    assert cli.main(["solve", "--mirror", "nn.Conv2d(1, 32, 3, stride=2, padding=1)", "--input-size", "28", "28",
+                     "-f", "torch"]) == 0
+    out = capsys.readouterr().out
+    assert "its adjoint restores (28, 28)" in out and "output_padding=(1, 1)" in out and "#1 the adjoint" in out
+    assert cli.main(["solve", "--mirror", "nn.Conv2d(1, 32, 3, strde=2)", "--input-size", "28", "28"]) == 2
+    assert "column 21: torch Conv2d has no argument 'strde'" in capsys.readouterr().out
