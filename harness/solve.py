@@ -71,12 +71,6 @@ class Solution:
                     bias=False, padding=(self.padding,), dtypes=("float32",))
 
 
-def _length(op: str, i: int, k: int, s: int, d: int, lo: int, hi: int) -> int:
-    if op == "conv":
-        return translate.conv_output_length(i, k, s, d, lo, hi)
-    return translate.transpose_output_length(i, k, s, d, lo, hi)
-
-
 def _paddings(op: str, i: int, o: int, k: int, s: int, d: int):
     """Every (lo, hi) giving length o: conv pads 0..d(k-1) each side (no more: padding past the kernel's
     reach adds only zeros), conv_transpose crops 0..d(k-1) at the start and at the end from
@@ -99,14 +93,8 @@ def candidates(op: str, i: int, o: int, kernel=None, stride=None, dilation=None,
     ks = [kernel] if kernel else range(1, max_kernel + 1)
     ss = [stride] if stride else range(1, max_stride + 1)
     ds = [dilation] if dilation else range(1, max_dilation + 1)
-    out = []
-    for k in ks:
-        for s in ss:
-            for d in ds:
-                for lo, hi in _paddings(op, i, o, k, s, d):
-                    if _length(op, i, k, s, d, lo, hi) == o and (op == "conv_transpose" or i + lo + hi >= d * (k - 1) + 1):
-                        out.append(Solution(op, i, o, k, s, d, (lo, hi)))
-    return out
+    return [Solution(op, i, o, k, s, d, pads) for k in ks for s in ss for d in ds
+            for pads in _paddings(op, i, o, k, s, d)]
 
 
 def main_call(program: pg.Program) -> str:
@@ -132,7 +120,7 @@ def spell(solution: Solution, adapters) -> Solution:
             continue
         call = main_call(plan.program) if plan.program is not None else ""
         spelled.append(Spelled(adapter.name, plan.expression, call, plan.reason))
-    return Solution(**{**solution.__dict__, "spellings": tuple(spelled)})
+    return replace(solution, spellings=tuple(spelled))
 
 
 def rank(solution: Solution) -> tuple:
