@@ -9,9 +9,8 @@ from pydantic import ValidationError
 from harness.adapters.native_call import NativeError
 from harness.case import Case, CaseError
 from harness.loader.common import FieldError
+from harness.loader.native import FRAMEWORKS
 from harness.loader.schema import CaseSpec, to_case
-
-FRAMEWORKS = {"torch": "harness.adapters.torch_padding"}  # framework → pure module with from_native(text)
 
 
 def case(framework: str, text: str, input_size: list[int], batch: int = 1, dtype: str = "float32",

@@ -91,3 +91,41 @@ def test_cli_mirror(capsys):
     assert "its adjoint restores (28, 28)" in out and "output_padding=(1, 1)" in out and "#1 the adjoint" in out
     assert cli.main(["solve", "--mirror", "nn.Conv2d(1, 32, 3, strde=2)", "--input-size", "28", "28"]) == 2
     assert "column 21: torch Conv2d has no argument 'strde'" in capsys.readouterr().out
+
+
+OLD_SEED = """
+defaults: {dtype: [float64, float32], batch: 2}
+cases:
+  - {id: mnist_up_k2_s2, op: conv_transpose2d, in_channels: 32, out_channels: 1, input_size: [14, 14], kernel: 2,
+     stride: 2}
+  - {id: mnist_down_k3_s2_p1, op: conv2d, in_channels: 1, out_channels: 32, input_size: [28, 28], kernel: 3,
+     stride: 2, padding: 1}
+  - {id: up_k3_s2_p1_op1, op: conv_transpose2d, in_channels: 8, out_channels: 4, input_size: [14, 14], kernel: 3,
+     stride: 2, padding: 1, output_padding: 1}
+"""
+
+
+def test_the_seed_in_its_authors_spelling_is_the_same_case():
+    """cases/seed/pytorch_examples.yaml, now written as the PyTorch calls, loads to the canonical cases
+    it held in canonical fields (everything but the file, line and description)."""
+    from dataclasses import fields
+
+    new, errors = loader.load_paths(["cases/seed/pytorch_examples.yaml"])
+    old, old_errors = loader.load_text(OLD_SEED, "old.yaml")
+    assert not errors and not old_errors and len(new) == len(old) == 3
+    skip = {"file", "line", "description"}
+    for a, b in zip(new, old):
+        assert {f.name: getattr(a, f.name) for f in fields(a) if f.name not in skip} == {
+            f.name: getattr(b, f.name) for f in fields(b) if f.name not in skip}, a.id
+
+
+def test_a_case_file_error_names_the_line_and_the_column_in_the_call(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("cases:\n  - id: good\n    torch: \"nn.Conv2d(1, 32, 3)\"\n    input_size: [8, 8]\n"
+                 "  - id: bad\n    torch: \"nn.Conv2d(1, 32, 3, strde=2)\"\n    input_size: [8, 8]\n"
+                 "  - id: twice\n    torch: \"nn.Conv2d(1, 32, 3)\"\n    kernel: 5\n    input_size: [8, 8]\n")
+    cases, errors = loader.load_paths([f])
+    assert [c.id for c in cases] == ["good"] and len(errors) == 2
+    assert "c.yaml:6: case 'bad' field 'torch': column 21 of the call: torch Conv2d has no argument 'strde'" \
+        in str(errors[0])
+    assert "c.yaml:10: case 'twice' field 'kernel': the torch call already says the layer's kernel" in str(errors[1])

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from harness.case import Case, CaseError
+from harness.loader import native
 from harness.loader.common import FieldError, did_you_mean, short_repr
 from harness.loader.expand import expand
 from harness.loader.schema import ID_PATTERN, MAX_ID_LENGTH, Accumulation, CaseSpec, Tolerance, to_case
@@ -36,7 +37,7 @@ _MESSAGE_FIRST = ("extra_forbidden", "invalid_key")  # they explain the "missing
 
 
 def _unknown_key_message(key: Any, model: type[BaseModel]) -> str:
-    allowed = sorted(model.model_fields)
+    allowed = sorted([*model.model_fields, *(native.FRAMEWORKS if model is CaseSpec else ())])
     return f"unknown key {short_repr(key)};{did_you_mean(key, allowed)} allowed keys: {', '.join(allowed)}"
 
 
@@ -190,6 +191,7 @@ def _load_entry(raw: Any, index: int, defaults: dict, name: str, line: int) -> t
     for fields, lines in expanded:
         case_id = _error_id(fields.get("id", raw_id), index)
         try:
+            fields = native.merge(fields, raw.keys())
             cases.append(to_case(CaseSpec.model_validate(fields), name, line))
         except ValidationError as exc:
             errors.append(_pydantic_error(exc, name, lines, line, case_id))

@@ -1,0 +1,45 @@
+"""Native spellings in case files: a case may give its op as one framework's own call (`torch:
+"nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1)"`) instead of canonical fields.
+Each framework's pure module reads its vocabulary (`from_native(text) -> fields`); this module merges
+the fields into the case and locates errors: the key's line and the column inside the call."""
+
+from __future__ import annotations
+
+import importlib
+
+from harness.loader.common import FieldError
+
+FRAMEWORKS = {"torch": "harness.adapters.torch_padding"}  # case-file key → pure module with from_native
+NATIVE_FIELDS = ("op", "ndim", "in_channels", "out_channels", "kernel", "stride", "padding", "output_padding",
+                 "output_shape", "dilation", "groups", "bias", "cover_all")
+
+
+def native_fields(framework: str, text) -> dict:
+    """The canonical fields of `text` in `framework`'s spelling; FieldError naming the key and the column."""
+    from harness.adapters.native_call import NativeError
+
+    if not isinstance(text, str):
+        raise FieldError(framework, f"a {framework} call as text, e.g. \"nn.Conv2d(1, 32, 3, stride=2)\"")
+    try:
+        return importlib.import_module(FRAMEWORKS[framework]).from_native(text)
+    except NativeError as exc:
+        where = f"column {exc.column} of the call: " if exc.column else ""
+        raise FieldError(framework, f"{where}{exc.message}") from None
+
+
+def merge(fields: dict, own_keys) -> dict:
+    """`fields` (defaults applied) with a native spelling replaced by its canonical fields. One native
+    key at most; the case's own canonical fields may not say the same thing twice (defaults give way)."""
+    given = [k for k in FRAMEWORKS if k in fields]
+    if not given:
+        return fields
+    if len(given) > 1:
+        raise FieldError(given[1], f"give one native spelling, not {' and '.join(given)}")
+    framework = given[0]
+    native = native_fields(framework, fields[framework])
+    clash = [k for k in NATIVE_FIELDS if k in own_keys]
+    if clash:
+        raise FieldError(clash[0], f"the {framework} call already says the layer's {', '.join(clash)}: give "
+                         "the layer once, as the call or as canonical fields")
+    out = {k: v for k, v in fields.items() if k != framework and k not in NATIVE_FIELDS}
+    return {**out, **native}
