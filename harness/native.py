@@ -23,7 +23,7 @@ def case(framework: str, text: str, input_size: list[int], batch: int = 1, dtype
     fields = importlib.import_module(FRAMEWORKS[framework]).from_native(text)
     try:
         spec = CaseSpec(id=case_id, batch=batch, input_size=list(input_size), dtype=dtype, **fields)
-        return to_case(spec, "<native>", 1)
+        return to_case(spec, f"<{framework} call>", 1)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise NativeError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None

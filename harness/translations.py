@@ -63,3 +63,21 @@ def find_cases(cases: list[Case], wanted: str) -> tuple[list[Case], str]:
     if in_file:
         return [], f"; that is a file: give a case id or FILE::ID, e.g. {', '.join(in_file)}"
     return [], f"; did you mean: {', '.join(near)}" if near else ""
+
+
+def verdict(case: Case, dtype: str, adapter: registry.Adapter) -> str:
+    """What running the case in `adapter` against the oracle (seeded inputs, forward and VJP) says, in a line."""
+    from harness.runner import run_item
+    from harness.status import FAILING
+
+    if not adapter.available():
+        return f"{adapter.library} is not installed here"
+    rows = run_item(case, dtype, adapter, identities=False)
+    bad = [r for r in rows if r["status"] in FAILING]
+    if bad:
+        return "; ".join(f"{r['quantity']}: {r['status']} ({r.get('message', '')})" for r in bad)
+    if all(r["status"] in ("unsupported", "skipped") for r in rows):
+        return f"{rows[0]['status']}: {rows[0].get('message', '')}"
+    ratio = max((r.get("bound_ratio") or 0.0) for r in rows)
+    done = ", ".join(r["quantity"] for r in rows if r["status"] == "pass")
+    return f"agrees with the oracle ({done}; max bound ratio {ratio:.3g})"

@@ -129,3 +129,16 @@ def test_a_case_file_error_names_the_line_and_the_column_in_the_call(tmp_path):
     assert "c.yaml:6: case 'bad' field 'torch': column 21 of the call: torch Conv2d has no argument 'strde'" \
         in str(errors[0])
     assert "c.yaml:10: case 'twice' field 'kernel': the torch call already says the layer's kernel" in str(errors[1])
+
+
+def test_translate_from_torch_spells_the_layer_everywhere_with_verdicts(capsys):
+    call = "nn.ConvTranspose2d(32, 1, kernel_size=3, stride=2, padding=1, output_padding=1)"
+    assert cli.main(["translate", "--from", "torch", call, "--input-size", "14", "14", "-f", "numpy",
+                     "-f", "torch"]) == 0
+    out = capsys.readouterr().out
+    assert "canonical padding ((1, 0), (1, 0)) → output (28, 28)" in out
+    assert out.count("verdict: agrees with the oracle (y, dx, dw, db") == (2 if "torch (native)" in out else 1)
+    assert cli.main(["translate", "--from", "torch", "nn.ConvTranspose2d(32, 1, 3, stride=2, output_padding=2)",
+                     "--input-size", "14", "14"]) == 2
+    assert "output padding must be smaller than either stride or dilation" in capsys.readouterr().out
+    assert cli.main(["translate", "--from", "torch", call]) == 2
