@@ -20,7 +20,7 @@ def case(framework: str, text: str, input_size: list[int], batch: int = 1, dtype
 
     if framework not in FRAMEWORKS:
         raise NativeError(f"no native spelling for {framework!r} yet; known: {', '.join(FRAMEWORKS)}")
-    fields = importlib.import_module(FRAMEWORKS[framework]).from_native(text)
+    fields = importlib.import_module(FRAMEWORKS[framework]).from_native(text, list(input_size))
     try:
         spec = CaseSpec(id=case_id, batch=batch, input_size=list(input_size), dtype=dtype, **fields)
         return to_case(spec, f"<{framework} call>", 1)

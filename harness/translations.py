@@ -68,7 +68,7 @@ def find_cases(cases: list[Case], wanted: str) -> tuple[list[Case], str]:
 def verdict(case: Case, dtype: str, adapter: registry.Adapter) -> str:
     """What running the case in `adapter` against the oracle (seeded inputs, forward and VJP) says, in a line."""
     from harness.runner import run_item
-    from harness.status import FAILING
+    from harness.status import FAILING, Status
 
     if not adapter.available():
         return f"{adapter.library} is not installed here"
@@ -76,8 +76,8 @@ def verdict(case: Case, dtype: str, adapter: registry.Adapter) -> str:
     bad = [r for r in rows if r["status"] in FAILING]
     if bad:
         return "; ".join(f"{r['quantity']}: {r['status']} ({r.get('message', '')})" for r in bad)
-    if all(r["status"] in ("unsupported", "skipped") for r in rows):
+    if all(r["status"] in (Status.UNSUPPORTED, Status.SKIPPED) for r in rows):
         return f"{rows[0]['status']}: {rows[0].get('message', '')}"
     ratio = max((r.get("bound_ratio") or 0.0) for r in rows)
-    done = ", ".join(r["quantity"] for r in rows if r["status"] == "pass")
+    done = ", ".join(r["quantity"] for r in rows if r["status"] == Status.PASS)
     return f"agrees with the oracle ({done}; max bound ratio {ratio:.3g})"

@@ -3,6 +3,8 @@ torch itself, with every refusal located by column; and `harness solve --mirror`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness import cli, loader, native
@@ -10,12 +12,18 @@ from harness.adapters import torch_padding as tp
 from harness.adapters.native_call import NativeError, parse_call
 from harness.solve import mirror
 
+ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ("op", "ndim", "in_channels", "out_channels", "kernel", "stride", "dilation", "groups", "bias", "padding",
           "input_size", "output_size")
 
 
+def _library():
+    cases, _ = loader.load_paths([ROOT / "cases"])
+    return cases
+
+
 def _torch_native_cases():
-    cases, _ = loader.load_paths(["cases"])
+    cases = _library()
     return [c for c in cases if tp.spelling(c).native and c.layout == "channels_first"]
 
 
@@ -93,27 +101,26 @@ def test_cli_mirror(capsys):
     assert "column 21: torch Conv2d has no argument 'strde'" in capsys.readouterr().out
 
 
-OLD_SEED = """
-defaults: {dtype: [float64, float32], batch: 2}
-cases:
-  - {id: mnist_up_k2_s2, op: conv_transpose2d, in_channels: 32, out_channels: 1, input_size: [14, 14], kernel: 2,
-     stride: 2}
-  - {id: mnist_down_k3_s2_p1, op: conv2d, in_channels: 1, out_channels: 32, input_size: [28, 28], kernel: 3,
-     stride: 2, padding: 1}
-  - {id: up_k3_s2_p1_op1, op: conv_transpose2d, in_channels: 8, out_channels: 4, input_size: [14, 14], kernel: 3,
-     stride: 2, padding: 1, output_padding: 1}
-"""
+SEED_COMMIT = "2133290"  # the last commit with the seed files in canonical fields only
 
 
-def test_the_seed_in_its_authors_spelling_is_the_same_case():
-    """cases/seed/pytorch_examples.yaml, now written as the PyTorch calls, loads to the canonical cases
-    it held in canonical fields (everything but the file, line and description)."""
+@pytest.mark.parametrize("name", ["pytorch_examples", "anisotropic", "dcgan"])
+def test_the_seeds_in_their_authors_spelling_are_the_same_cases(name):
+    """cases/seed/*.yaml, now written as the authors' PyTorch / Chainer calls, load to the canonical
+    cases they held in canonical fields (git show of the file before; all but line and description)."""
+    import subprocess
     from dataclasses import fields
 
-    new, errors = loader.load_paths(["cases/seed/pytorch_examples.yaml"])
-    old, old_errors = loader.load_text(OLD_SEED, "old.yaml")
-    assert not errors and not old_errors and len(new) == len(old) == 3
-    skip = {"file", "line", "description"}
+    path = f"cases/seed/{name}.yaml"
+    try:
+        before = subprocess.run(["git", "show", f"{SEED_COMMIT}:{path}"], capture_output=True, text=True,
+                                check=True, cwd=ROOT).stdout
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pytest.skip("no git history here")
+    new, errors = loader.load_paths([ROOT / path])
+    old, old_errors = loader.load_text(before, str(ROOT / path))
+    assert not errors and not old_errors and len(new) == len(old) > 0
+    skip = {"line", "description"}
     for a, b in zip(new, old):
         assert {f.name: getattr(a, f.name) for f in fields(a) if f.name not in skip} == {
             f.name: getattr(b, f.name) for f in fields(b) if f.name not in skip}, a.id
@@ -142,3 +149,50 @@ def test_translate_from_torch_spells_the_layer_everywhere_with_verdicts(capsys):
                      "--input-size", "14", "14"]) == 2
     assert "output padding must be smaller than either stride or dilation" in capsys.readouterr().out
     assert cli.main(["translate", "--from", "torch", call]) == 2
+
+
+def _chainer_native_cases():
+    from harness.adapters import chainer_padding as cp
+
+    return [(c, t) for c in _library() if c.layout == "channels_first" and (t := cp.link_text(c))]
+
+
+def test_canonical_to_chainer_to_canonical_is_the_identity():
+    """Up to a conv's unused trailing padding: (lo, hi) and (lo, hi') with the same output length compute
+    the same numbers (the last window ends before either), so the padding's start and the output
+    size must match, transposed crops exactly."""
+    pairs = _chainer_native_cases()
+    same = [f for f in FIELDS if f != "padding"]
+    for case, text in pairs:
+        back = native.case("chainer", text, list(case.input_size), batch=case.batch)
+        assert {f: getattr(back, f) for f in same} == {f: getattr(case, f) for f in same}, (case.id, text)
+        starts = [lo for lo, _ in case.padding] == [lo for lo, _ in back.padding]
+        assert back.padding == case.padding or (not case.is_transpose and starts), (case.id, text, back.padding)
+    assert len(pairs) > 200 and any("outsize=" in t for _, t in pairs) and any("cover_all=True" in t for _, t in pairs)
+
+
+def test_chainer_builds_the_link_text_with_the_cases_shapes():
+    """In Chainer's own env (tox -e chainer): the printed link, built by chainer 7.8.1, gives the case's
+    output shape."""
+    chainer = pytest.importorskip("chainer")
+    import numpy as np
+
+    for case, text in _chainer_native_cases()[::9]:
+        link = eval(text, {"chainer": chainer})  # noqa: S307 - our own generated text, tested
+        y = link(np.zeros(case.x_shape, np.float32))
+        assert tuple(y.shape) == case.y_shape, (case.id, text)
+
+
+@pytest.mark.parametrize("text,at,words", [
+    ("L.Deconvolution2D(512, 256, ksize=4, stride=2, pad=1, outsize=(20, 9))", "(20, 9)", "outsize 20 is not one"),
+    ("L.Deconvolution2D(512, 256, ksize=4, stride=2, pad=1, cover_all=True)", "cover_all", "no argument 'cover_all'"),
+    ("L.Convolution2D(256, 3)", None, "chainer Convolution2D needs ksize"),
+    ("L.Convolution2D(256, 3, None)", "None", "ksize None"),
+    ("L.ConvolutionND(4, 1, 1, 3)", "4", "ndim must be 1, 2 or 3"),
+])
+def test_what_chainer_refuses_is_refused_with_its_column(text, at, words):
+    with pytest.raises(NativeError) as err:
+        native.case("chainer", text, [4, 4])
+    assert words in err.value.message, err.value
+    if at is not None:
+        assert err.value.column == text.index(at) + 1, (err.value, text.index(at) + 1)

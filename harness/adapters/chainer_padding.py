@@ -327,3 +327,91 @@ DEVIATIONS = {"float16": (("y", prec.Deviation("float16", _F16.format("forward")
 def precision(case, dtype: str, path: str, device: str):
     """The precision contract (harness.precision): Chainer's measured CPU float16 deviations."""
     return prec.declared(case, dtype, deviations=DEVIATIONS.get(dtype, ()) if device == "cpu" else ())
+
+
+# ---------------------------------------------------------------------------------------------
+# native spelling in: chainer.links.Convolution{1,2,3,N}D / Deconvolution{1,2,3,N}D as written
+
+_CONV = ("in_channels", "out_channels", "ksize", "stride", "pad", "nobias", "initialW", "initial_bias", "dilate",
+         "groups")
+_DECONV = ("in_channels", "out_channels", "ksize", "stride", "pad", "nobias", "outsize", "initialW", "initial_bias",
+           "dilate", "groups")
+LINKS = {**{f"Convolution{n}D": ("conv", n, _CONV) for n in (1, 2, 3)},
+         **{f"Deconvolution{n}D": ("conv_transpose", n, _DECONV) for n in (1, 2, 3)},
+         "ConvolutionND": ("conv", None, ("ndim", *_CONV[:8], "cover_all", *_CONV[8:])),
+         "DeconvolutionND": ("conv_transpose", None, ("ndim", *_DECONV))}
+
+
+def from_native(text: str, input_size=None) -> dict:
+    """The canonical case fields of a Chainer link as written (no chainer import; measured against
+    chainer 7.8.1's links): pad p pads (p, p) (ConvolutionND's cover_all: (p, p + s - 1)); a
+    deconvolution crops (p, p), or (p, F - p - outsize) with outsize, which needs the input size."""
+    from harness.adapters.native_call import NativeError, bind, parse_call, per_axis
+
+    call = parse_call(text)
+    if call.name not in LINKS:
+        raise NativeError(f"chainer link {call.func!r} is not one of {', '.join(LINKS)}", 1)
+    op, nd, params = LINKS[call.name]
+    bound = bind(call, params, params.index("ksize") + 1, "chainer")
+    if nd is None:
+        nd = bound["ndim"].value
+        if nd not in (1, 2, 3):
+            raise NativeError(f"ndim must be 1, 2 or 3, not {nd!r}", bound["ndim"].column)
+    if bound["ksize"].value is None:
+        raise NativeError("ksize None: Chainer then infers in_channels at the first call; give "
+                          f"{call.name}(in_channels, out_channels, ksize)", bound["ksize"].column)
+    fields = {"op": f"{op}{nd}d", "in_channels": bound["in_channels"].value, "out_channels": bound["out_channels"].value,
+              "kernel": list(per_axis(bound, "ksize", nd, 1, 1)), "stride": list(per_axis(bound, "stride", nd, 1, 1)),
+              "dilation": list(per_axis(bound, "dilate", nd, 1, 1)),
+              "groups": bound["groups"].value if "groups" in bound else 1,
+              "bias": not (bound["nobias"].value if "nobias" in bound else False)}
+    pad = list(per_axis(bound, "pad", nd, 0, 0))
+    if op == "conv":
+        cover_all = bool(bound["cover_all"].value) if "cover_all" in bound else False
+        return {**fields, "padding": pad, **({"cover_all": True} if cover_all else {})}
+    return {**fields, "padding": _deconv_pads(bound, nd, fields, pad, input_size)}
+
+
+def _deconv_pads(bound: dict, nd: int, fields: dict, pad: list[int], input_size) -> list:
+    """pad per axis (Chainer's default outsize), or canonical crops (p, F - p - outsize) per axis."""
+    from harness.adapters.native_call import NativeError, per_axis
+
+    arg = bound.get("outsize")
+    if arg is None or arg.value is None:
+        return pad
+    outsize = per_axis(bound, "outsize", nd, 1, 1)
+    if not input_size or len(input_size) != nd:
+        raise NativeError("outsize needs the input size (input_size, one per spatial axis)", arg.column)
+    crops = []
+    for ax, (i, k, s, d, p, o) in enumerate(zip(input_size, fields["kernel"], fields["stride"], fields["dilation"],
+                                                pad, outsize)):
+        low, high = outsize_range(i, k, s, d, p)
+        if not low <= o <= high:
+            raise NativeError(f"axis {ax}: outsize {o} is not one Chainer's deconvolution accepts for input {i} "
+                              f"(k={k}, s={s}, pad={p}, dilate={d}): {low}..{high}", arg.column)
+        crops.append(list(deconv_crop(i, k, s, d, p, o)))
+    return crops
+
+
+def link_text(case) -> str | None:
+    """`chainer.links.Deconvolution2D(512, 256, ksize=(4, 4), ...)` for a case Chainer spells natively
+    with a link (ConvolutionND where cover_all), else None: the inverse of `from_native`."""
+    nd = case.ndim
+    common = f"ksize={case.kernel}, stride={case.stride}"
+    tail = f"nobias={not case.bias}, dilate={case.dilation}, groups={case.groups}"
+    if case.is_transpose:
+        spelled = deconv_spelling(case.input_size, case.kernel, case.stride, case.dilation, case.padding)
+        if spelled is None:
+            return None
+        pad, outsize = spelled
+        extra = f", outsize={outsize}" if outsize is not None else ""
+        return (f"chainer.links.Deconvolution{nd}D({case.in_channels}, {case.out_channels}, {common}, pad={pad}, "
+                f"{tail}{extra})")
+    spelled = conv_spelling(case.input_size, case.kernel, case.stride, case.dilation, case.padding)
+    if spelled is None:
+        return None
+    pad, cover_all = spelled
+    if cover_all:
+        return (f"chainer.links.ConvolutionND({nd}, {case.in_channels}, {case.out_channels}, {common}, pad={pad}, "
+                f"cover_all=True, {tail})")
+    return f"chainer.links.Convolution{nd}D({case.in_channels}, {case.out_channels}, {common}, pad={pad}, {tail})"

@@ -101,3 +101,16 @@ def bind(call: NativeCall, params: tuple[str, ...], required: int, framework: st
     if missing:
         raise NativeError(f"{framework} {call.name} needs {', '.join(missing)}", None)
     return bound
+
+
+def per_axis(bound: dict[str, Arg], name: str, nd: int, default: int, least: int) -> tuple[int, ...]:
+    """An int or a tuple of nd ints (as torch's _ntuple and chainer's _pair take them), each >= least."""
+    arg = bound.get(name)
+    value = default if arg is None or arg.value is None else arg.value
+    values = (value,) * nd if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(values, (tuple, list)) or len(values) != nd or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise NativeError(f"{name} must be an int or {nd} ints, not {value!r}", arg.column if arg else None)
+    if any(v < least for v in values):
+        raise NativeError(f"{name} must be >= {least}, not {value!r}", arg.column if arg else None)
+    return tuple(values)

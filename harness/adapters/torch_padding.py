@@ -218,25 +218,11 @@ TRANSPOSE_PARAMS = ("in_channels", "out_channels", "kernel_size", "stride", "pad
                     "bias", "dilation", "padding_mode", "device", "dtype")
 
 
-def _per_axis(bound: dict, name: str, nd: int, default: int, least: int) -> tuple[int, ...]:
-    """An int or a tuple of nd ints, as torch's _ntuple takes it, each >= least."""
-    from harness.adapters.native_call import NativeError
-
-    arg = bound.get(name)
-    value = default if arg is None else arg.value
-    values = (value,) * nd if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(values, (tuple, list)) or len(values) != nd or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise NativeError(f"{name} must be an int or {nd} ints, not {value!r}", arg.column if arg else None)
-    if any(v < least for v in values):
-        raise NativeError(f"{name} must be >= {least}, not {value!r}", arg.column if arg else None)
-    return tuple(values)
-
-
-def from_native(text: str) -> dict:
+def from_native(text: str, input_size=None) -> dict:
     """The canonical case fields of `torch.nn.Conv{n}d(...)` / `ConvTranspose{n}d(...)` as written (no
     torch import): the inverse of `layer_text`. What torch refuses is refused with its column."""
     from harness.adapters.native_call import NativeError, bind, parse_call
+    from harness.adapters.native_call import per_axis as _per_axis
 
     call = parse_call(text)
     kinds = {f"Conv{n}d": ("conv", n) for n in (1, 2, 3)} | {f"ConvTranspose{n}d": ("conv_transpose", n) for n in (1, 2, 3)}
@@ -260,6 +246,7 @@ def _native_padding(bound: dict, op: str, nd: int, fields: dict) -> dict:
     """padding (and output_padding) as torch takes them: 'same' / 'valid' for conv (same only at stride 1),
     output_padding < max(stride, dilation) per axis."""
     from harness.adapters.native_call import NativeError
+    from harness.adapters.native_call import per_axis as _per_axis
 
     arg = bound.get("padding")
     if op == "conv" and arg is not None and isinstance(arg.value, str):

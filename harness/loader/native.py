@@ -9,19 +9,20 @@ import importlib
 
 from harness.loader.common import FieldError
 
-FRAMEWORKS = {"torch": "harness.adapters.torch_padding"}  # case-file key → pure module with from_native
+# case-file key → pure module with from_native(text, input_size)
+FRAMEWORKS = {"torch": "harness.adapters.torch_padding", "chainer": "harness.adapters.chainer_padding"}
 NATIVE_FIELDS = ("op", "ndim", "in_channels", "out_channels", "kernel", "stride", "padding", "output_padding",
                  "output_shape", "dilation", "groups", "bias", "cover_all")
 
 
-def native_fields(framework: str, text) -> dict:
+def native_fields(framework: str, text, input_size=None) -> dict:
     """The canonical fields of `text` in `framework`'s spelling; FieldError naming the key and the column."""
     from harness.adapters.native_call import NativeError
 
     if not isinstance(text, str):
         raise FieldError(framework, f"a {framework} call as text, e.g. \"nn.Conv2d(1, 32, 3, stride=2)\"")
     try:
-        return importlib.import_module(FRAMEWORKS[framework]).from_native(text)
+        return importlib.import_module(FRAMEWORKS[framework]).from_native(text, input_size)
     except NativeError as exc:
         where = f"column {exc.column} of the call: " if exc.column else ""
         raise FieldError(framework, f"{where}{exc.message}") from None
@@ -36,7 +37,7 @@ def merge(fields: dict, own_keys) -> dict:
     if len(given) > 1:
         raise FieldError(given[1], f"give one native spelling, not {' and '.join(given)}")
     framework = given[0]
-    native = native_fields(framework, fields[framework])
+    native = native_fields(framework, fields[framework], fields.get("input_size"))
     clash = [k for k in NATIVE_FIELDS if k in own_keys]
     if clash:
         raise FieldError(clash[0], f"the {framework} call already says the layer's {', '.join(clash)}: give "
