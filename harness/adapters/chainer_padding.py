@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from harness import precision as prec
 from harness import translate
 from harness.adapters import program as pg
+from harness.adapters.native_call import NativeError, bind, parse_call, per_axis
 from harness.adapters.program import Ref
 
 F = "chainer.functions"
@@ -346,8 +347,6 @@ def from_native(text: str, input_size=None) -> dict:
     """The canonical case fields of a Chainer link as written (no chainer import; measured against
     chainer 7.8.1's links): pad p pads (p, p) (ConvolutionND's cover_all: (p, p + s - 1)); a
     deconvolution crops (p, p), or (p, F - p - outsize) with outsize, which needs the input size."""
-    from harness.adapters.native_call import NativeError, bind, parse_call, per_axis
-
     call = parse_call(text)
     if call.name not in LINKS:
         raise NativeError(f"chainer link {call.func!r} is not one of {', '.join(LINKS)}", 1)
@@ -374,8 +373,6 @@ def from_native(text: str, input_size=None) -> dict:
 
 def _deconv_pads(bound: dict, nd: int, fields: dict, pad: list[int], input_size) -> list:
     """pad per axis (Chainer's default outsize), or canonical crops (p, F - p - outsize) per axis."""
-    from harness.adapters.native_call import NativeError, per_axis
-
     arg = bound.get("outsize")
     if arg is None or arg.value is None:
         return pad

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from harness import precision as prec
 from harness import translate
 from harness.adapters import program as pg
+from harness.adapters.native_call import NativeError, bind, parse_call, per_axis
 from harness.adapters.program import Ref
 
 F = "torch.nn.functional"
@@ -221,9 +222,6 @@ TRANSPOSE_PARAMS = ("in_channels", "out_channels", "kernel_size", "stride", "pad
 def from_native(text: str, input_size=None) -> dict:
     """The canonical case fields of `torch.nn.Conv{n}d(...)` / `ConvTranspose{n}d(...)` as written (no
     torch import): the inverse of `layer_text`. What torch refuses is refused with its column."""
-    from harness.adapters.native_call import NativeError, bind, parse_call
-    from harness.adapters.native_call import per_axis as _per_axis
-
     call = parse_call(text)
     kinds = {f"Conv{n}d": ("conv", n) for n in (1, 2, 3)} | {f"ConvTranspose{n}d": ("conv_transpose", n) for n in (1, 2, 3)}
     if call.name not in kinds:
@@ -231,8 +229,8 @@ def from_native(text: str, input_size=None) -> dict:
     op, nd = kinds[call.name]
     bound = bind(call, TRANSPOSE_PARAMS if op == "conv_transpose" else CONV_PARAMS, 3, "torch")
     fields = {"op": f"{op}{nd}d", "in_channels": bound["in_channels"].value, "out_channels": bound["out_channels"].value,
-              "kernel": list(_per_axis(bound, "kernel_size", nd, 1, 1)), "stride": list(_per_axis(bound, "stride", nd, 1, 1)),
-              "dilation": list(_per_axis(bound, "dilation", nd, 1, 1)),
+              "kernel": list(per_axis(bound, "kernel_size", nd, 1, 1)), "stride": list(per_axis(bound, "stride", nd, 1, 1)),
+              "dilation": list(per_axis(bound, "dilation", nd, 1, 1)),
               "groups": bound["groups"].value if "groups" in bound else 1,
               "bias": bound["bias"].value if "bias" in bound else True}
     mode = bound.get("padding_mode")
@@ -245,9 +243,6 @@ def from_native(text: str, input_size=None) -> dict:
 def _native_padding(bound: dict, op: str, nd: int, fields: dict) -> dict:
     """padding (and output_padding) as torch takes them: 'same' / 'valid' for conv (same only at stride 1),
     output_padding < max(stride, dilation) per axis."""
-    from harness.adapters.native_call import NativeError
-    from harness.adapters.native_call import per_axis as _per_axis
-
     arg = bound.get("padding")
     if op == "conv" and arg is not None and isinstance(arg.value, str):
         if arg.value not in ("same", "valid"):
@@ -255,9 +250,9 @@ def _native_padding(bound: dict, op: str, nd: int, fields: dict) -> dict:
         if arg.value == "same" and any(s != 1 for s in fields["stride"]):
             raise NativeError("padding='same' is not supported for strided convolutions (torch)", arg.column)
         return {"padding": arg.value}
-    out = {"padding": list(_per_axis(bound, "padding", nd, 0, 0))}
+    out = {"padding": list(per_axis(bound, "padding", nd, 0, 0))}
     if op == "conv_transpose":
-        extra = _per_axis(bound, "output_padding", nd, 0, 0)
+        extra = per_axis(bound, "output_padding", nd, 0, 0)
         for ax, (e, s, d) in enumerate(zip(extra, fields["stride"], fields["dilation"])):
             if e >= max(s, d):
                 raise NativeError(f"axis {ax}: output padding must be smaller than either stride or dilation "
