@@ -247,3 +247,18 @@ def test_declared_deviations_still_show(framework, dtype, quantity):
     assert row["deviation_seen"] == "observed", (
         f"{framework} {dtype} {quantity} on {case.id}: {row['status']} {row['message']} (effective bits "
         f"{row['effective_bits']:.1f}): the declared deviation does not show; has the framework changed?")
+
+
+def test_a_declared_deviation_excuses_imprecision_not_a_wrong_result(doubles, monkeypatch):
+    """With a float16 deviation declared for y, the float16-accumulating double's y is an expected
+    mismatch (observed, its xfail set); the one-pixel shift is outside the deviation's bound too: an
+    unexpected mismatch; the float32 double meets the contract (not shown)."""
+    declared = prec.Contract("float16", "float32", "test", deviations=(("y", prec.Deviation("float16", "a test")),))
+    monkeypatch.setattr(adapters.Adapter, "contract", lambda self, case, dtype, device="cpu": declared)
+    case = next(c for c in library() if c.id == "conv2d_k3_p1_lowp")
+    seen = {}
+    for name in ("acc16", "shift", "acc32"):
+        y = next(r for r in run_item(case, "float16", doubles[name], identities=False) if r["quantity"] == "y")
+        seen[name] = (y["status"], y["deviation_seen"], bool(y["xfail"]))
+    assert seen == {"acc16": (Status.MISMATCH, "observed", True), "shift": (Status.MISMATCH, "exceeded", False),
+                    "acc32": (Status.PASS, "not shown", False)}
