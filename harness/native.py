@@ -14,13 +14,19 @@ from harness.loader.schema import CaseSpec, to_case
 
 
 def case(framework: str, text: str, input_size: list[int], batch: int = 1, dtype: str = "float32",
-         case_id: str = "native") -> Case:
-    """The canonical case of a layer as `framework` spells it, on inputs of `input_size`."""
+         case_id: str = "native", in_channels: int | None = None) -> Case:
+    """The canonical case of a layer as `framework` spells it, on inputs of `input_size` (and with
+    `in_channels` where the spelling takes them from the input, as Keras's layers do)."""
     import importlib
 
     if framework not in FRAMEWORKS:
         raise NativeError(f"no native spelling for {framework!r} yet; known: {', '.join(FRAMEWORKS)}")
     fields = importlib.import_module(FRAMEWORKS[framework]).from_native(text, list(input_size))
+    if "in_channels" not in fields:
+        if in_channels is None:
+            raise NativeError(f"{framework}'s layer takes its input channels from its input: give in_channels "
+                              "(--in-channels)")
+        fields["in_channels"] = in_channels
     try:
         spec = CaseSpec(id=case_id, batch=batch, input_size=list(input_size), dtype=dtype, **fields)
         return to_case(spec, f"<{framework} call>", 1)

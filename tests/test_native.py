@@ -196,3 +196,56 @@ def test_what_chainer_refuses_is_refused_with_its_column(text, at, words):
     assert words in err.value.message, err.value
     if at is not None:
         assert err.value.column == text.index(at) + 1, (err.value, text.index(at) + 1)
+
+
+def _keras_native_cases():
+    from harness.adapters import keras_padding as kp
+
+    return [(c, t) for c in _library() if (t := kp.layer_text(c))]
+
+
+def test_canonical_to_keras_to_canonical_is_the_identity():
+    pairs = _keras_native_cases()
+    same = [f for f in FIELDS if f != "padding"] + ["layout"]
+    for case, text in pairs:
+        back = native.case("keras", text, list(case.input_size), batch=case.batch, in_channels=case.in_channels)
+        assert {f: getattr(back, f) for f in same} == {f: getattr(case, f) for f in same}, (case.id, text)
+        starts = [lo for lo, _ in case.padding] == [lo for lo, _ in back.padding]
+        assert back.padding == case.padding or (not case.is_transpose and starts), (case.id, text, back.padding)
+    assert len(pairs) > 100 and any("Transpose" in t for _, t in pairs)
+
+
+def test_keras_own_output_shapes_match_the_parsed_layers():
+    """Brute force over small transposed layers: Keras 3's own compute_output_shape for every spelling
+    the parser accepts equals the canonical case's output size."""
+    keras = pytest.importorskip("keras")
+    checked = 0
+    for word in ("valid", "same"):
+        for k in range(1, 5):
+            for s in range(1, 4):
+                for op in [None, *range(s)]:
+                    for i in (3, 4, 5):
+                        extra = "" if op is None else f", output_padding={op}"
+                        text = f"keras.layers.Conv1DTranspose(2, {k}, strides={s}, padding='{word}'{extra})"
+                        try:
+                            case = native.case("keras", text, [i], in_channels=3)
+                        except NativeError:
+                            continue
+                        layer = eval(text, {"keras": keras})  # noqa: S307 - generated above
+                        assert layer.compute_output_shape((1, i, 3))[1] == case.output_size[0], text
+                        checked += 1
+    assert checked > 100
+
+
+def test_what_keras_refuses_is_refused_with_its_column():
+    for text, at, words in [
+        ("keras.layers.Conv2DTranspose(8, 3, strides=2, output_padding=2)", "2)", "must be smaller than strides"),
+        ("keras.layers.Conv2D(8, 3, padding='causal')", "'causal'", "take 'valid' or 'same'"),
+        ("keras.layers.Conv2D(8, 3, activation='relu')", "'relu'", "the convolution alone"),
+        ("keras.layers.Conv2D(8, 3, strides=2, dilation_rate=2)", "2)", "strides > 1 together with dilation_rate"),
+    ]:
+        with pytest.raises(NativeError) as err:
+            native.case("keras", text, [8, 8], in_channels=3)
+        assert words in err.value.message and err.value.column == text.rindex(at) + 1, (text, err.value)
+    with pytest.raises(NativeError, match="give in_channels"):
+        native.case("keras", "keras.layers.Conv2D(8, 3)", [8, 8])

@@ -29,6 +29,7 @@ from harness import precision as prec
 from harness import translate
 from harness.adapters import program as pg
 from harness.adapters.base import channels_last_permutation, inverse_permutation, spatial_first_weight_permutation
+from harness.adapters.native_call import NativeError, bind, parse_call, per_axis
 from harness.adapters.program import Ref
 
 # how each backend takes gradients, and the module its gradient steps name
@@ -338,3 +339,97 @@ def precision(case, dtype: str, path: str, device: str):
     deviations = DEVIATIONS.get(dtype, ())
     return prec.declared(case, dtype, "keras.ops.conv / conv_transpose take no bias: y + bias is a second op, "
                          "rounding y to the storage dtype again", deviations=deviations if device == "cpu" else ())
+
+
+# ------------------------------------------------------------------------------------------------
+# native spelling in: keras.layers.Conv{n}D / Conv{n}DTranspose as written
+
+_CONV = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups", "activation",
+         "use_bias", "kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
+         "activity_regularizer", "kernel_constraint", "bias_constraint", "name", "dtype", "trainable")
+_TRANSPOSE = ("filters", "kernel_size", "strides", "padding", "output_padding", "data_format", "dilation_rate",
+              "activation", "use_bias", *_CONV[9:])
+LAYERS = {**{f"Conv{n}D": ("conv", n) for n in (1, 2, 3)}, **{f"Conv{n}DTranspose": ("conv_transpose", n) for n in (1, 2, 3)}}
+
+
+def from_native(text: str, input_size=None) -> dict:
+    """The canonical case fields of `keras.layers.Conv{n}D(...)` / `Conv{n}DTranspose(...)` as written
+    (measured against Keras 3.15.1): filters are the output channels (the input channels come from the
+    input: the case gives in_channels), data_format defaults to channels_last, and a transposed layer's
+    output length follows Keras's rule (`transpose_length`), which needs the input size."""
+    call = parse_call(text)
+    if call.name not in LAYERS:
+        raise NativeError(f"keras layer {call.func!r} is not one of {', '.join(LAYERS)}", 1)
+    op, nd = LAYERS[call.name]
+    bound = bind(call, _TRANSPOSE if op == "conv_transpose" else _CONV, 2, "keras")
+    activation = bound.get("activation")
+    if activation is not None and activation.value not in (None, "linear"):
+        raise NativeError(f"activation {activation.value!r}: the case is the convolution alone", activation.column)
+    fields = {"op": f"{op}{nd}d", "out_channels": bound["filters"].value,
+              "kernel": list(per_axis(bound, "kernel_size", nd, 1, 1)),
+              "stride": list(per_axis(bound, "strides", nd, 1, 1)),
+              "dilation": list(per_axis(bound, "dilation_rate", nd, 1, 1)),
+              "bias": bound["use_bias"].value if "use_bias" in bound else True,
+              "layout": _data_format(bound)}
+    if max(fields["stride"]) > 1 and max(fields["dilation"]) > 1:
+        raise NativeError("keras.layers refuse strides > 1 together with dilation_rate > 1",
+                          bound["dilation_rate"].column)
+    word = _padding_word(bound, nd)
+    if op == "conv":
+        return {**fields, "groups": bound["groups"].value if "groups" in bound else 1, "padding": word}
+    return {**fields, "padding": _transpose_crops(bound, nd, fields, word, input_size)}
+
+
+def _data_format(bound: dict) -> str:
+    arg = bound.get("data_format")
+    if arg is None or arg.value is None:
+        return "channels_last"  # keras.config.image_data_format()'s default
+    if arg.value not in ("channels_last", "channels_first"):
+        raise NativeError(f"data_format {arg.value!r}: Keras takes 'channels_last' or 'channels_first'", arg.column)
+    return arg.value
+
+
+def _padding_word(bound: dict, nd: int) -> str:
+    arg = bound.get("padding")
+    word = "valid" if arg is None else arg.value
+    if not isinstance(word, str) or word.lower() not in ("valid", "same"):
+        raise NativeError(f"padding {word!r}: Keras's convolution layers take 'valid' or 'same'",
+                          arg.column if arg else None)
+    return word.lower()
+
+
+def _transpose_crops(bound: dict, nd: int, fields: dict, word: str, input_size) -> list:
+    """Canonical crops per axis of Keras's output length for the word and output_padding."""
+    arg = bound.get("output_padding")
+    ops = None if arg is None or arg.value is None else per_axis(bound, "output_padding", nd, 0, 0)
+    if ops is not None and any(op >= s for op, s in zip(ops, fields["stride"])):
+        raise NativeError(f"output_padding {arg.value!r} must be smaller than strides {tuple(fields['stride'])} "
+                          "(keras.layers)", arg.column)
+    if not input_size or len(input_size) != nd:
+        raise NativeError("a Keras transposed layer's output length needs the input size (input_size per axis)")
+    crops = []
+    for ax, (i, k, s, d) in enumerate(zip(input_size, fields["kernel"], fields["stride"], fields["dilation"])):
+        crop = transpose_crop(word, i, k, s, d, None if ops is None else ops[ax])
+        if crop is None:
+            raise NativeError(f"axis {ax}: Keras asks for length {transpose_length(word, i, k, s, d, ops and ops[ax])}, "
+                              "which no forward conv maps back to the input (TensorFlow refuses it)",
+                              arg.column if arg else None)
+        crops.append(list(crop))
+    return crops
+
+
+def layer_text(case) -> str | None:
+    """`keras.layers.Conv2DTranspose(64, (5, 5), ...)` for a case Keras's layers spell, else None."""
+    spelled = spelling(case)
+    if spelled.word is None or layer_refusal(case, spelled):
+        return None
+    kind = f"Conv{case.ndim}DTranspose" if case.is_transpose else f"Conv{case.ndim}D"
+    parts = [str(case.out_channels), f"kernel_size={case.kernel}", f"strides={case.stride}",
+             f"padding={spelled.word!r}"]
+    if case.is_transpose and spelled.output_padding is not None:
+        parts.append(f"output_padding={spelled.output_padding}")
+    parts += [f"data_format={case.layout!r}", f"dilation_rate={case.dilation}"]
+    if not case.is_transpose:
+        parts.append(f"groups={case.groups}")
+    parts.append(f"use_bias={case.bias}")
+    return f"keras.layers.{kind}({', '.join(parts)})"

@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "framework, and each one's verdict against the oracle (with --input-size)")
     p.add_argument("--input-size", type=int, nargs="+", help="with --from: the input size per spatial axis")
     p.add_argument("--batch", type=int, default=1, help="with --from: the batch (default 1)")
+    p.add_argument("--in-channels", type=int, help="with --from keras: the input channels (Keras takes them "
+                   "from the input)")
     p.add_argument("--weights-from", default="torch", metavar="FRAMEWORK",
                    help="print each framework's weight conversion from this framework's layout (default: torch)")
 
@@ -71,7 +73,8 @@ def _chosen(console, args) -> list:
             return []
         try:
             return [native.case(args.source, args.case, args.input_size, batch=args.batch,
-                                dtype=args.dtype or "float32", case_id=f"from_{args.source}")]
+                                dtype=args.dtype or "float32", case_id=f"from_{args.source}",
+                                in_channels=args.in_channels)]
         except NativeError as exc:
             console.print(f"harness translate --from {args.source}: {exc}", highlight=False, markup=False,
                           soft_wrap=True)

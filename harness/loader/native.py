@@ -10,9 +10,8 @@ import importlib
 from harness.loader.common import FieldError
 
 # case-file key → pure module with from_native(text, input_size)
-FRAMEWORKS = {"torch": "harness.adapters.torch_padding", "chainer": "harness.adapters.chainer_padding"}
-NATIVE_FIELDS = ("op", "ndim", "in_channels", "out_channels", "kernel", "stride", "padding", "output_padding",
-                 "output_shape", "dilation", "groups", "bias", "cover_all")
+FRAMEWORKS = {"torch": "harness.adapters.torch_padding", "keras": "harness.adapters.keras_padding",
+              "chainer": "harness.adapters.chainer_padding"}
 
 
 def native_fields(framework: str, text, input_size=None) -> dict:
@@ -30,7 +29,8 @@ def native_fields(framework: str, text, input_size=None) -> dict:
 
 def merge(fields: dict, own_keys) -> dict:
     """`fields` (defaults applied) with a native spelling replaced by its canonical fields. One native
-    key at most; the case's own canonical fields may not say the same thing twice (defaults give way)."""
+    key at most; the case's own fields may not say what the call says (defaults give way), and give
+    what it does not (Keras's in_channels)."""
     given = [k for k in FRAMEWORKS if k in fields]
     if not given:
         return fields
@@ -38,9 +38,9 @@ def merge(fields: dict, own_keys) -> dict:
         raise FieldError(given[1], f"give one native spelling, not {' and '.join(given)}")
     framework = given[0]
     native = native_fields(framework, fields[framework], fields.get("input_size"))
-    clash = [k for k in NATIVE_FIELDS if k in own_keys]
+    clash = [k for k in native if k in own_keys]  # what the call fixes; the rest (Keras's in_channels) the case gives
     if clash:
         raise FieldError(clash[0], f"the {framework} call already says the layer's {', '.join(clash)}: give "
                          "the layer once, as the call or as canonical fields")
-    out = {k: v for k, v in fields.items() if k != framework and k not in NATIVE_FIELDS}
+    out = {k: v for k, v in fields.items() if k != framework and k not in native}  # defaults give way
     return {**out, **native}
