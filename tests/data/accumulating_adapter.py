@@ -22,23 +22,12 @@ import numpy as np
 
 from harness import oracle, translate
 from harness.adapters.base import NATIVE, Plan
+from harness.adapters.numpy_adapter import available, environment, version  # noqa: F401 - the contract's names
 from harness.inputs import round_to_dtype
 
 LIBRARY = "numpy"
 PATHS = ("float16_sums", "float32_sums", "shifted")
 DTYPES = ("float64", "float32", "float16", "bfloat16")
-
-
-def available() -> bool:
-    return True
-
-
-def version() -> str:
-    return np.__version__
-
-
-def environment() -> dict[str, str]:
-    return {}
 
 
 def plan(case, dtype: str, path: str) -> Plan:
