@@ -287,6 +287,14 @@ def link_name(case, spelled: Spelling) -> str:
     return f"{L}.{kind}2D" if case.ndim == 2 and not spelled.cover_all else f"{L}.{kind}ND"
 
 
+def _link_call(case, spelled: Spelling, out: str | None, **link) -> pg.Step:
+    """The link (`link_name`) built with the case's parameters; `link`: nobias, initialW, initial_bias."""
+    name = link_name(case, spelled)
+    head = (case.ndim,) if name.endswith("ND") else ()
+    return pg.call(out, name, *head, case.in_channels, case.out_channels, case.kernel,
+                   **_op_kwargs(case, spelled, **link))
+
+
 def _layer_steps(case, spelled: Spelling, dtype: str) -> list[pg.Step]:
     native_bias = case.bias and (spelled.native or not case.is_transpose)
     steps, init = [], {}
@@ -294,10 +302,7 @@ def _layer_steps(case, spelled: Spelling, dtype: str) -> list[pg.Step]:
         steps.append(pg.call(f"initial_{name}", "chainer.initializers.Constant", Ref(name),
                              dtype=Ref(f"numpy.{dtype}")))
         init[arg] = Ref(f"initial_{name}")
-    link = link_name(case, spelled)
-    head = (case.ndim,) if link.endswith("ND") else ()
-    steps.append(pg.call("layer", link, *head, case.in_channels, case.out_channels, case.kernel,
-                         **_op_kwargs(case, spelled, nobias=not native_bias, **init)))
+    steps.append(_link_call(case, spelled, "layer", nobias=not native_bias, **init))
     pre = _pre_pad(case, "x") if not spelled.native and not case.is_transpose else []
     steps += [*pre, pg.call("y", "layer", Ref("xp" if pre else "x"))]
     return steps + (_crop_extend(case) if not spelled.native and case.is_transpose else [])
@@ -391,24 +396,7 @@ def _deconv_pads(bound: dict, nd: int, fields: dict, pad: list[int], input_size)
 
 
 def link_text(case) -> str | None:
-    """`chainer.links.Deconvolution2D(512, 256, ksize=(4, 4), ...)` for a case Chainer spells natively
-    with a link (ConvolutionND where cover_all), else None: the inverse of `from_native`."""
-    nd = case.ndim
-    common = f"ksize={case.kernel}, stride={case.stride}"
-    tail = f"nobias={not case.bias}, dilate={case.dilation}, groups={case.groups}"
-    if case.is_transpose:
-        spelled = deconv_spelling(case.input_size, case.kernel, case.stride, case.dilation, case.padding)
-        if spelled is None:
-            return None
-        pad, outsize = spelled
-        extra = f", outsize={outsize}" if outsize is not None else ""
-        return (f"chainer.links.Deconvolution{nd}D({case.in_channels}, {case.out_channels}, {common}, pad={pad}, "
-                f"{tail}{extra})")
-    spelled = conv_spelling(case.input_size, case.kernel, case.stride, case.dilation, case.padding)
-    if spelled is None:
-        return None
-    pad, cover_all = spelled
-    if cover_all:
-        return (f"chainer.links.ConvolutionND({nd}, {case.in_channels}, {case.out_channels}, {common}, pad={pad}, "
-                f"cover_all=True, {tail})")
-    return f"chainer.links.Convolution{nd}D({case.in_channels}, {case.out_channels}, {common}, pad={pad}, {tail})"
+    """`chainer.links.Deconvolution2D(512, 256, (4, 4), ...)` for a case Chainer spells natively, else
+    None: the link step of `layer_program` without its initializers (the inverse of `from_native`)."""
+    spelled = spelling(case)
+    return pg.render(_link_call(case, spelled, None, nobias=not case.bias)) if spelled.native else None

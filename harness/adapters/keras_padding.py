@@ -274,7 +274,7 @@ def layer_refusal(case, spelled: Spelling) -> str:
     return ""
 
 
-def _layer(case, spelled: Spelling, dtype: str) -> pg.Step:
+def _layer(case, spelled: Spelling, dtype: str | None, out: str | None = "layer") -> pg.Step:
     nd = case.ndim
     kw = dict(filters=case.out_channels, kernel_size=case.kernel, strides=case.stride, padding=spelled.word)
     if case.is_transpose:
@@ -285,7 +285,7 @@ def _layer(case, spelled: Spelling, dtype: str) -> pg.Step:
     kw.update(data_format=case.layout, dilation_rate=case.dilation)
     if not case.is_transpose:
         kw["groups"] = case.groups
-    return pg.call("layer", kind, **kw, use_bias=case.bias, dtype=dtype)
+    return pg.call(out, kind, **kw, use_bias=case.bias, **({"dtype": dtype} if dtype else {}))
 
 
 KNOWN_ISSUE = "KNOWN ISSUE"  # how a printed program's note starts when the printed code is known to compute wrongly
@@ -419,17 +419,9 @@ def _transpose_crops(bound: dict, nd: int, fields: dict, word: str, input_size) 
 
 
 def layer_text(case) -> str | None:
-    """`keras.layers.Conv2DTranspose(64, (5, 5), ...)` for a case Keras's layers spell, else None."""
+    """`keras.layers.Conv2DTranspose(filters=64, ...)` for a case Keras's layers spell, else None: the
+    layer step of `layer_program` without its dtype."""
     spelled = spelling(case)
     if spelled.word is None or layer_refusal(case, spelled):
         return None
-    kind = f"Conv{case.ndim}DTranspose" if case.is_transpose else f"Conv{case.ndim}D"
-    parts = [str(case.out_channels), f"kernel_size={case.kernel}", f"strides={case.stride}",
-             f"padding={spelled.word!r}"]
-    if case.is_transpose and spelled.output_padding is not None:
-        parts.append(f"output_padding={spelled.output_padding}")
-    parts += [f"data_format={case.layout!r}", f"dilation_rate={case.dilation}"]
-    if not case.is_transpose:
-        parts.append(f"groups={case.groups}")
-    parts.append(f"use_bias={case.bias}")
-    return f"keras.layers.{kind}({', '.join(parts)})"
+    return pg.render(_layer(case, spelled, None, out=None))

@@ -151,18 +151,26 @@ def weight_from_native(case) -> tuple[pg.Step, ...]:
     return ()
 
 
-def _layer_steps(case, spelled: Spelling, dtype: str, device: str) -> list[pg.Step]:
-    nd = case.ndim
-    kind = f"torch.nn.ConvTranspose{nd}d" if case.is_transpose else f"torch.nn.Conv{nd}d"
-    native_bias = case.bias and (spelled.native or not case.is_transpose)
+def _layer_call(case, spelled: Spelling, out: str | None = "layer", **tensor) -> pg.Step:
+    """torch.nn.Conv{n}d / ConvTranspose{n}d built with the case's parameters (`tensor`: dtype, device)."""
+    kind = f"torch.nn.ConvTranspose{case.ndim}d" if case.is_transpose else f"torch.nn.Conv{case.ndim}d"
     extra = {}
     if spelled.native:
         extra["padding"] = spelled.padding
         if case.is_transpose:
             extra["output_padding"] = spelled.output_padding
-    steps = [pg.call("layer", kind, case.in_channels, case.out_channels, case.kernel, stride=case.stride,
-                     dilation=case.dilation, groups=case.groups, bias=native_bias, **extra,
-                     dtype=Ref(f"torch.{dtype}"), device=device)]
+    return pg.call(out, kind, case.in_channels, case.out_channels, case.kernel, stride=case.stride,
+                   dilation=case.dilation, groups=case.groups, bias=_native_bias(case, spelled), **extra, **tensor)
+
+
+def _native_bias(case, spelled: Spelling) -> bool:
+    """Whether the layer adds the bias itself (not an emulated transposed conv: after its crop)."""
+    return case.bias and (spelled.native or not case.is_transpose)
+
+
+def _layer_steps(case, spelled: Spelling, dtype: str, device: str) -> list[pg.Step]:
+    nd, native_bias = case.ndim, _native_bias(case, spelled)
+    steps = [_layer_call(case, spelled, dtype=Ref(f"torch.{dtype}"), device=device)]
     state = {"weight": Ref("w")} | ({"bias": Ref("b")} if native_bias else {})
     steps.append(pg.call(None, "layer.load_state_dict", state))
     src = "x"
@@ -264,14 +272,7 @@ def _native_padding(bound: dict, op: str, nd: int, fields: dict) -> dict:
 
 
 def layer_text(case) -> str | None:
-    """`torch.nn.ConvTranspose2d(32, 1, kernel_size=(3, 3), ...)` for a case torch spells natively, else None."""
+    """`torch.nn.ConvTranspose2d(32, 1, (3, 3), ...)` for a case torch spells natively, else None: the
+    layer step of `layer_program` without its dtype and device."""
     spelled = spelling(case)
-    if not spelled.native:
-        return None
-    kind = f"ConvTranspose{case.ndim}d" if case.is_transpose else f"Conv{case.ndim}d"
-    parts = [str(case.in_channels), str(case.out_channels), f"kernel_size={case.kernel}", f"stride={case.stride}",
-             f"padding={spelled.padding}"]
-    if case.is_transpose:
-        parts.append(f"output_padding={spelled.output_padding}")
-    parts += [f"dilation={case.dilation}", f"groups={case.groups}", f"bias={case.bias}"]
-    return f"torch.nn.{kind}({', '.join(parts)})"
+    return pg.render(_layer_call(case, spelled, out=None)) if spelled.native else None
