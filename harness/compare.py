@@ -19,7 +19,7 @@ import numpy as np
 from harness import precision as prec
 from harness.case import Case
 from harness.inputs import MANTISSA_BITS, MIN_EXPONENT, UNIT_ROUNDOFF
-from harness.precision import Contract, gamma  # noqa: F401 - gamma: part of this module's interface
+from harness.precision import Contract
 from harness.status import Status
 
 

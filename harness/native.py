@@ -1,6 +1,7 @@
-"""A framework's own spelling of a layer → the canonical case (`harness solve --mirror`, and later
-case files and `harness translate --from`). Each framework's pure module parses its vocabulary
-(`from_native`); this module turns the fields into a checked `Case`, errors located by column."""
+"""A framework's own spelling of a layer → the canonical case (`harness solve --mirror`, `harness
+translate --from`; case files go through `harness.loader.native`). Each framework's pure module
+parses its vocabulary (`from_native`); this module turns the fields into a checked `Case`, errors
+located by column."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pydantic import ValidationError
 from harness.adapters.native_call import NativeError
 from harness.case import Case, CaseError
 from harness.loader.common import FieldError
-from harness.loader.native import FRAMEWORKS
+from harness.loader.native import FRAMEWORKS, vocabulary
 from harness.loader.schema import CaseSpec, to_case
 
 
@@ -17,11 +18,9 @@ def case(framework: str, text: str, input_size: list[int], batch: int = 1, dtype
          case_id: str = "native", in_channels: int | None = None) -> Case:
     """The canonical case of a layer as `framework` spells it, on inputs of `input_size` (and with
     `in_channels` where the spelling takes them from the input, as Keras's layers do)."""
-    import importlib
-
     if framework not in FRAMEWORKS:
         raise NativeError(f"no native spelling for {framework!r} yet; known: {', '.join(FRAMEWORKS)}")
-    fields = importlib.import_module(FRAMEWORKS[framework]).from_native(text, list(input_size))
+    fields = vocabulary(framework).from_native(text, list(input_size))
     if "in_channels" not in fields:
         if in_channels is None:
             raise NativeError(f"{framework}'s layer takes its input channels from its input: give in_channels "

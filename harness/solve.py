@@ -157,10 +157,9 @@ class Mirror:
 
 def mirror(framework: str, text: str, input_size: list[int], frameworks=None, **limits) -> Mirror:
     """`harness solve --mirror "nn.Conv2d(1, 32, 3, stride=2, padding=1)" --input-size 28 28`."""
-    import importlib
-
     from harness import native
     from harness.identities import dual_case
+    from harness.loader.native import vocabulary
 
     encoder = native.case(framework, text, input_size)
     if encoder.is_transpose:
@@ -176,8 +175,7 @@ def mirror(framework: str, text: str, input_size: list[int], frameworks=None, **
         found = solve("conv_transpose", o, i, frameworks=frameworks, **limits)
         found.sort(key=lambda s: list(_params(s)) != mine)  # noqa: B023 - stable: the adjoint first
         axes[tuple(members)] = found
-    text_of = getattr(importlib.import_module(native.FRAMEWORKS[framework]), "layer_text", None)
-    return Mirror(encoder, adjoint, text_of(adjoint) if text_of else None, axes)
+    return Mirror(encoder, adjoint, vocabulary(framework).layer_text(adjoint), axes)
 
 
 def _params(s: Solution) -> tuple:

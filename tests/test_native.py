@@ -154,7 +154,7 @@ def test_translate_from_torch_spells_the_layer_everywhere_with_verdicts(capsys):
 def _chainer_native_cases():
     from harness.adapters import chainer_padding as cp
 
-    return [(c, t) for c in _library() if c.layout == "channels_first" and (t := cp.link_text(c))]
+    return [(c, t) for c in _library() if c.layout == "channels_first" and (t := cp.layer_text(c))]
 
 
 def test_canonical_to_chainer_to_canonical_is_the_identity():
@@ -171,7 +171,7 @@ def test_canonical_to_chainer_to_canonical_is_the_identity():
     assert len(pairs) > 200 and any("outsize=" in t for _, t in pairs) and any("cover_all=True" in t for _, t in pairs)
 
 
-def test_chainer_builds_the_link_text_with_the_cases_shapes():
+def test_chainer_builds_the_layer_text_with_the_cases_shapes():
     """In Chainer's own env (tox -e chainer): the printed link, built by chainer 7.8.1, gives the case's
     output shape."""
     chainer = pytest.importorskip("chainer")

@@ -395,7 +395,7 @@ def _deconv_pads(bound: dict, nd: int, fields: dict, pad: list[int], input_size)
     return crops
 
 
-def link_text(case) -> str | None:
+def layer_text(case) -> str | None:
     """`chainer.links.Deconvolution2D(512, 256, (4, 4), ...)` for a case Chainer spells natively, else
     None: the link step of `layer_program` without its initializers (the inverse of `from_native`)."""
     spelled = spelling(case)

@@ -1,7 +1,8 @@
 """Native spellings in case files: a case may give its op as one framework's own call (`torch:
 "nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1)"`) instead of canonical fields.
-Each framework's pure module reads its vocabulary (`from_native(text) -> fields`); this module merges
-the fields into the case and locates errors: the key's line and the column inside the call."""
+Each framework's pure module reads its vocabulary (`from_native(text, input_size) -> fields`, and
+`layer_text(case)` back); this module finds it, merges the fields into the case and locates errors:
+the key's line and the column inside the call."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ FRAMEWORKS = {"torch": "harness.adapters.torch_padding", "keras": "harness.adapt
               "chainer": "harness.adapters.chainer_padding"}
 
 
+def vocabulary(framework: str):
+    """The pure module that reads and writes `framework`'s own spelling (from_native, layer_text)."""
+    return importlib.import_module(FRAMEWORKS[framework])
+
+
 def native_fields(framework: str, text, input_size=None) -> dict:
     """The canonical fields of `text` in `framework`'s spelling; FieldError naming the key and the column."""
     from harness.adapters.native_call import NativeError
@@ -21,7 +27,7 @@ def native_fields(framework: str, text, input_size=None) -> dict:
     if not isinstance(text, str):
         raise FieldError(framework, f"a {framework} call as text, e.g. \"nn.Conv2d(1, 32, 3, stride=2)\"")
     try:
-        return importlib.import_module(FRAMEWORKS[framework]).from_native(text, input_size)
+        return vocabulary(framework).from_native(text, input_size)
     except NativeError as exc:
         where = f"column {exc.column} of the call: " if exc.column else ""
         raise FieldError(framework, f"{where}{exc.message}") from None
