@@ -59,8 +59,13 @@ def test_torch_builds_the_layer_text_with_the_cases_shapes():
 ])
 def test_what_torch_refuses_is_refused_with_its_column(text, at, words):
     """The column points at the argument (1-based, in the text as given, leading blanks included)."""
+    _assert_refused("torch", text, at, words, [8, 8])
+
+
+def _assert_refused(framework: str, text: str, at: str | None, words: str, size: list[int], **given) -> None:
+    """`text` is refused with `words` in the message and the column of the last `at` in it."""
     with pytest.raises(NativeError) as err:
-        native.case("torch", text, [8, 8])
+        native.case(framework, text, size, **given)
     assert words in err.value.message, err.value
     if at is not None:
         assert err.value.column == text.rindex(at) + 1, (err.value, text.rindex(at) + 1)
@@ -191,11 +196,7 @@ def test_chainer_builds_the_layer_text_with_the_cases_shapes():
     ("L.ConvolutionND(4, 1, 1, 3)", "4", "ndim must be 1, 2 or 3"),
 ])
 def test_what_chainer_refuses_is_refused_with_its_column(text, at, words):
-    with pytest.raises(NativeError) as err:
-        native.case("chainer", text, [4, 4])
-    assert words in err.value.message, err.value
-    if at is not None:
-        assert err.value.column == text.index(at) + 1, (err.value, text.index(at) + 1)
+    _assert_refused("chainer", text, at, words, [4, 4])
 
 
 def _keras_native_cases():
@@ -244,8 +245,6 @@ def test_what_keras_refuses_is_refused_with_its_column():
         ("keras.layers.Conv2D(8, 3, activation='relu')", "'relu'", "the convolution alone"),
         ("keras.layers.Conv2D(8, 3, strides=2, dilation_rate=2)", "2)", "strides > 1 together with dilation_rate"),
     ]:
-        with pytest.raises(NativeError) as err:
-            native.case("keras", text, [8, 8], in_channels=3)
-        assert words in err.value.message and err.value.column == text.rindex(at) + 1, (text, err.value)
+        _assert_refused("keras", text, at, words, [8, 8], in_channels=3)
     with pytest.raises(NativeError, match="give in_channels"):
         native.case("keras", "keras.layers.Conv2D(8, 3)", [8, 8])
