@@ -25,11 +25,14 @@ COLUMNS = ["framework", "dtype", "op", "quantity", "rows", "k_min", "k_max", "er
 
 
 def _judged(df: pd.DataFrame, dtypes: tuple[str, ...]) -> pd.DataFrame:
-    """Rows of the quantities that were compared (pass or mismatch), with an error ratio and K."""
+    """Rows of the quantities that were compared (pass or mismatch), with an error ratio, K and a
+    numeric effective precision; an older results file (no effective_bits, or the column empty after a
+    merge) has none, and a missing optional column reads as empty."""
     if df.empty or "effective_bits" not in df:
         return df.iloc[0:0]
-    df = df.assign(**{c: df[c] if c in df else None for c in ("accumulation", "xfail", "deviation_seen")})
     bits = pd.to_numeric(df["effective_bits"], errors="coerce")
+    df = df.assign(effective_bits=bits,
+                   **{c: df[c] if c in df else None for c in ("accumulation", "xfail", "deviation_seen")})
     keep = (bits.notna() & df["dtype"].isin(dtypes) & df["quantity"].isin(QUANTITIES) & df["status"].isin([Status.PASS.value, Status.MISMATCH.value])
             & df["error_ratio"].notna() & (df["reduction_length"].fillna(0) > 0))
     return df[keep]

@@ -25,7 +25,6 @@ from harness.report.rows import ResultRow
 
 NO_MEASUREMENT = ("No float16 or bfloat16 row of these results carries a measured precision (effective_bits): "
                   "they were written before the precision profile, or none of them was compared.")
-OPTIONAL = ("accumulation", "deviation_seen", "xfail")  # what `profile` reads besides the core columns
 
 
 @dataclass(frozen=True)
@@ -76,16 +75,6 @@ class PrecisionProfile:
     details: list[ProfileDetail]
     plots: list[tuple[str, Markup]]  # (dtype, the plot of its error ratio against K)
     note: str  # why the tables are empty ('' when they are not)
-
-
-def measured(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows `harness.profile` can read: those with a numeric effective precision, every column it
-    reads present (an older results file has no effective_bits at all, or an empty column)."""
-    if df.empty or "effective_bits" not in df:
-        return df.iloc[0:0]
-    bits = pd.to_numeric(df["effective_bits"], errors="coerce")
-    keep = df[bits.notna()].assign(effective_bits=bits[bits.notna()])
-    return keep.assign(**{c: None for c in OPTIONAL if c not in keep})
 
 
 def _tables(df: pd.DataFrame, multi_run: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -166,7 +155,7 @@ def precision_view(merged: pd.DataFrame, case_rows: Sequence[ResultRow], multi_r
     """The section, or None where no case row is float16 or bfloat16 (then the page leaves it out)."""
     if not any(r.dtype in LOW_PRECISION for r in case_rows):
         return None
-    details, folded = _tables(measured(merged), multi_run)
+    details, folded = _tables(merged, multi_run)
     rows, detail_rows = profile_rows(details, folded) if not folded.empty else ([], [])
     return PrecisionProfile(rows=rows, details=detail_rows, plots=_plots(case_rows, rows, multi_run),
                             note="" if rows else NO_MEASUREMENT)
