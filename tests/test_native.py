@@ -248,3 +248,14 @@ def test_what_keras_refuses_is_refused_with_its_column():
         _assert_refused("keras", text, at, words, [8, 8], in_channels=3)
     with pytest.raises(NativeError, match="give in_channels"):
         native.case("keras", "keras.layers.Conv2D(8, 3)", [8, 8])
+
+
+def test_keras_builds_the_layer_text_with_the_cases_shapes():
+    """The printed Keras layer, built by Keras itself, gives the case's output shape (in its layout)."""
+    keras = pytest.importorskip("keras")
+    from harness.adapters import keras_padding as kp
+
+    for case, text in _keras_native_cases()[::11]:
+        layer = eval(text, {"keras": keras})  # noqa: S307 - our own generated text, tested
+        y = case.y_shape if case.layout == "channels_first" else (case.batch, *case.output_size, case.out_channels)
+        assert tuple(layer.compute_output_shape(kp.native_x_shape(case))) == y, (case.id, text)
