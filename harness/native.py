@@ -15,12 +15,15 @@ from harness.loader.schema import CaseSpec, to_case
 
 
 def case(framework: str, text: str, input_size: list[int], batch: int = 1, dtype: str = "float32",
-         case_id: str = "native", in_channels: int | None = None) -> Case:
-    """The canonical case of a layer as `framework` spells it, on inputs of `input_size` (and with
-    `in_channels` where the spelling takes them from the input, as Keras's layers do)."""
+         case_id: str = "native", in_channels: int | None = None, weight_shape=None) -> Case:
+    """The canonical case of a layer or call as `framework` spells it, on inputs of `input_size` (with
+    `in_channels` where the spelling takes them from the input, as Keras's layers do, and the weight's
+    shape in the framework's layout beside a functional call)."""
     if framework not in FRAMEWORKS:
         raise NativeError(f"no native spelling for {framework!r} yet; known: {', '.join(FRAMEWORKS)}")
-    fields = vocabulary(framework).from_native(text, list(input_size))
+    fields = vocabulary(framework).from_native(text, list(input_size), weight_shape=weight_shape,
+                                               in_channels=in_channels)
+    batch = fields.pop("batch", batch)  # a call that fixes the batch (TF's output_shape) says it
     if "in_channels" not in fields:
         if in_channels is None:
             raise NativeError(f"{framework}'s layer takes its input channels from its input: give in_channels "

@@ -348,7 +348,7 @@ LINKS = {**{f"Convolution{n}D": ("conv", n, _CONV) for n in (1, 2, 3)},
          "DeconvolutionND": ("conv_transpose", None, ("ndim", *_DECONV))}
 
 
-def from_native(text: str, input_size=None) -> dict:
+def from_native(text: str, input_size=None, weight_shape=None, in_channels=None) -> dict:
     """The canonical case fields of a Chainer link as written (no chainer import; measured against
     chainer 7.8.1's links): pad p pads (p, p) (ConvolutionND's cover_all: (p, p + s - 1)); a
     deconvolution crops (p, p), or (p, F - p - outsize) with outsize, which needs the input size."""

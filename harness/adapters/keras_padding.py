@@ -352,7 +352,7 @@ _TRANSPOSE = ("filters", "kernel_size", "strides", "padding", "output_padding", 
 LAYERS = {**{f"Conv{n}D": ("conv", n) for n in (1, 2, 3)}, **{f"Conv{n}DTranspose": ("conv_transpose", n) for n in (1, 2, 3)}}
 
 
-def from_native(text: str, input_size=None) -> dict:
+def from_native(text: str, input_size=None, weight_shape=None, in_channels=None) -> dict:
     """The canonical case fields of `keras.layers.Conv{n}D(...)` / `Conv{n}DTranspose(...)` as written
     (measured against Keras 3.15.1): filters are the output channels (the input channels come from the
     input: the case gives in_channels), data_format defaults to channels_last, and a transposed layer's

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from harness import precision as prec
 from harness import translate
+from harness.adapters import native_call as nc
 from harness.adapters import program as pg
 from harness.adapters.native_call import NativeError, bind, parse_call, per_axis
 from harness.adapters.program import Ref
@@ -219,31 +220,59 @@ def precision(case, dtype: str, path: str, device: str):
 
 
 # ---------------------------------------------------------------------------------------------
-# native spelling in: torch.nn.Conv{n}d / ConvTranspose{n}d as written → canonical case fields
+# native spelling in: torch.nn.Conv{n}d / ConvTranspose{n}d as written, or F.conv{n}d /
+# F.conv_transpose{n}d(x, w, b, ...) with the weight's shape → canonical case fields
 
 CONV_PARAMS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
                "padding_mode", "device", "dtype")
 TRANSPOSE_PARAMS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups",
                     "bias", "dilation", "padding_mode", "device", "dtype")
+F_CONV_PARAMS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+F_TRANSPOSE_PARAMS = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
+LAYERS = {f"Conv{n}d": ("conv", n) for n in (1, 2, 3)} | {f"ConvTranspose{n}d": ("conv_transpose", n) for n in (1, 2, 3)}
+FUNCTIONS = {f"conv{n}d": ("conv", n) for n in (1, 2, 3)} | {f"conv_transpose{n}d": ("conv_transpose", n)
+                                                             for n in (1, 2, 3)}
+WEIGHT_LAYOUT = {"conv": "torch's layout (C_out, C_in/groups, *kernel)",
+                 "conv_transpose": "torch's layout (C_in, C_out/groups, *kernel)"}
 
 
-def from_native(text: str, input_size=None) -> dict:
-    """The canonical case fields of `torch.nn.Conv{n}d(...)` / `ConvTranspose{n}d(...)` as written (no
-    torch import): the inverse of `layer_text`. What torch refuses is refused with its column."""
+def from_native(text: str, input_size=None, weight_shape=None, in_channels=None) -> dict:
+    """The canonical case fields of `torch.nn.Conv{n}d(...)` / `ConvTranspose{n}d(...)`, or of
+    `F.conv{n}d` / `F.conv_transpose{n}d(x, w, b, ...)` with `weight_shape`, as written (no torch
+    import): the inverse of `native_texts`. What torch refuses is refused with its column."""
     call = parse_call(text)
-    kinds = {f"Conv{n}d": ("conv", n) for n in (1, 2, 3)} | {f"ConvTranspose{n}d": ("conv_transpose", n) for n in (1, 2, 3)}
-    if call.name not in kinds:
-        raise NativeError(f"torch layer {call.func!r} is not one of {', '.join(kinds)}", 1)
-    op, nd = kinds[call.name]
+    if call.name in FUNCTIONS:
+        return _from_function(call, weight_shape)
+    if call.name not in LAYERS:
+        raise NativeError(f"torch {call.func!r} is not one of {', '.join([*LAYERS, *FUNCTIONS])}", 1)
+    nc.layer_weight(call, weight_shape)
+    op, nd = LAYERS[call.name]
     bound = bind(call, TRANSPOSE_PARAMS if op == "conv_transpose" else CONV_PARAMS, 3, "torch")
     fields = {"op": f"{op}{nd}d", "in_channels": bound["in_channels"].value, "out_channels": bound["out_channels"].value,
-              "kernel": list(per_axis(bound, "kernel_size", nd, 1, 1)), "stride": list(per_axis(bound, "stride", nd, 1, 1)),
-              "dilation": list(per_axis(bound, "dilation", nd, 1, 1)),
-              "groups": bound["groups"].value if "groups" in bound else 1,
-              "bias": bound["bias"].value if "bias" in bound else True}
+              "kernel": list(per_axis(bound, "kernel_size", nd, 1, 1))}
+    fields.update(_geometry(bound, nd), bias=bound["bias"].value if "bias" in bound else True)
     mode = bound.get("padding_mode")
     if mode is not None and mode.value != "zeros":
         raise NativeError(f"padding_mode {mode.value!r}: only 'zeros' is a convolution's padding here", mode.column)
+    fields.update(_native_padding(bound, op, nd, fields))
+    return fields
+
+
+def _geometry(bound: dict, nd: int) -> dict:
+    return {"stride": list(per_axis(bound, "stride", nd, 1, 1)), "dilation": list(per_axis(bound, "dilation", nd, 1, 1)),
+            "groups": bound["groups"].value if "groups" in bound else 1}
+
+
+def _from_function(call, weight_shape) -> dict:
+    """F.conv{n}d / F.conv_transpose{n}d: the channels and kernel from the weight's shape, the bias from
+    whether a tensor is passed (None or absent: no bias)."""
+    op, nd = FUNCTIONS[call.name]
+    bound = bind(call, F_TRANSPOSE_PARAMS if op == "conv_transpose" else F_CONV_PARAMS, 2, "torch",
+                 tensors=("input", "weight", "bias"))
+    nc.check_tensors(bound, ("input", "weight"), ("bias",))
+    shape = nc.functional_weight(call, weight_shape, nd, WEIGHT_LAYOUT[op])
+    fields = {"op": f"{op}{nd}d", **_geometry(bound, nd), "bias": nc.is_tensor(bound.get("bias"))}
+    fields |= nc.torch_layout_channels(op, shape, fields["groups"], "torch")
     fields.update(_native_padding(bound, op, nd, fields))
     return fields
 
@@ -276,3 +305,14 @@ def layer_text(case) -> str | None:
     layer step of `layer_program` without its dtype and device."""
     spelled = spelling(case)
     return pg.render(_layer_call(case, spelled, out=None)) if spelled.native else None
+
+
+def native_texts(case) -> tuple[nc.Spelled, ...]:
+    """Every way torch writes the case natively: the layer, and the functional call of `program`'s body
+    with the weight's shape (torch's layout is the canonical one)."""
+    spelled = spelling(case)
+    if not spelled.native:
+        return ()
+    call = _body(case, spelled)[0]
+    return (nc.Spelled(layer_text(case)), nc.Spelled(pg.render(pg.Step(None, call.func, call.args, call.kwargs)),
+                                                case.w_shape))

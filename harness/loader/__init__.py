@@ -37,7 +37,7 @@ _MESSAGE_FIRST = ("extra_forbidden", "invalid_key")  # they explain the "missing
 
 
 def _unknown_key_message(key: Any, model: type[BaseModel]) -> str:
-    allowed = sorted([*model.model_fields, *(native.FRAMEWORKS if model is CaseSpec else ())])
+    allowed = sorted([*model.model_fields, *((*native.FRAMEWORKS, native.WEIGHT_SHAPE) if model is CaseSpec else ())])
     return f"unknown key {short_repr(key)};{did_you_mean(key, allowed)} allowed keys: {', '.join(allowed)}"
 
 
