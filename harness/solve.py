@@ -153,15 +153,18 @@ class Mirror:
     adjoint: Case  # the conv_transpose with the encoder's parameters (harness.identities.dual_case)
     adjoint_text: str | None  # the adjoint as the encoder's framework spells it, where it can
     axes: dict[tuple[int, ...], list[Solution]]
+    adjoint_weight_shape: tuple[int, ...] | None = None  # beside a functional adjoint, in that framework's layout
 
 
-def mirror(framework: str, text: str, input_size: list[int], frameworks=None, **limits) -> Mirror:
-    """`harness solve --mirror "nn.Conv2d(1, 32, 3, stride=2, padding=1)" --input-size 28 28`."""
+def mirror(framework: str, text: str, input_size: list[int], frameworks=None, weight_shape=None,
+           in_channels=None, **limits) -> Mirror:
+    """`harness solve --mirror "nn.Conv2d(1, 32, 3, stride=2, padding=1)" --input-size 28 28`; a
+    functional call (`F.conv2d(x, w, stride=2, padding=1)`) with its weight's shape."""
     from harness import native
     from harness.identities import dual_case
     from harness.loader.native import vocabulary
 
-    encoder = native.case(framework, text, input_size)
+    encoder = native.case(framework, text, input_size, weight_shape=weight_shape, in_channels=in_channels)
     if encoder.is_transpose:
         raise ValueError("--mirror takes an encoder's convolution (its decoder is the transposed one)")
     adjoint = replace(dual_case(encoder), bias=encoder.bias)  # a decoder layer keeps the encoder's bias
@@ -175,7 +178,9 @@ def mirror(framework: str, text: str, input_size: list[int], frameworks=None, **
         found = solve("conv_transpose", o, i, frameworks=frameworks, **limits)
         found.sort(key=lambda s: list(_params(s)) != mine)  # noqa: B023 - stable: the adjoint first
         axes[tuple(members)] = found
-    return Mirror(encoder, adjoint, vocabulary(framework).layer_text(adjoint), axes)
+    texts = sorted(vocabulary(framework).native_texts(adjoint), key=lambda t: (t.weight_shape is None) != (weight_shape is None))
+    best = texts[0] if texts else None  # the encoder's form first: layer or call
+    return Mirror(encoder, adjoint, best and best.text, axes, best and best.weight_shape)
 
 
 def _params(s: Solution) -> tuple:

@@ -1,5 +1,7 @@
-"""Native spellings in (torch so far): the layer as written → the canonical case, checked against
-torch itself, with every refusal located by column; and `harness solve --mirror`."""
+"""Native spellings in: a layer or call as written → the canonical case, for every vocabulary
+(canonical → each native text → canonical is the identity over the library), checked against torch,
+Keras and Chainer themselves (TF, JAX, flax and ONNX: tests/test_native_*.py), with every refusal
+located by column; and `harness solve --mirror`."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import pytest
 from harness import cli, loader, native
 from harness.adapters import torch_padding as tp
 from harness.adapters.native_call import NativeError, parse_call
+from harness.loader.native import FRAMEWORKS, vocabulary
+from harness.runner import reference
 from harness.solve import mirror
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,14 +31,48 @@ def _torch_native_cases():
     return [c for c in cases if tp.spelling(c).native and c.layout == "channels_first"]
 
 
-def test_canonical_to_torch_to_canonical_is_the_identity():
-    checked = 0
-    for case in _torch_native_cases():
-        text = tp.layer_text(case)
-        back = native.case("torch", text, list(case.input_size), batch=case.batch)
-        assert {f: getattr(back, f) for f in FIELDS} == {f: getattr(case, f) for f in FIELDS}, (case.id, text)
-        checked += 1
-    assert checked > 200
+def _native_texts(framework: str):
+    """(case, spelled) for every library case and every way `framework` writes it."""
+    return [(c, t) for c in _library() for t in vocabulary(framework).native_texts(c)]
+
+
+def test_every_vocabulary_reads_and_writes():
+    for framework in FRAMEWORKS:
+        module = vocabulary(framework)
+        assert callable(module.from_native) and callable(module.native_texts), framework
+
+
+@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+def test_canonical_to_native_to_canonical_is_the_identity(framework):
+    """Every native text of every library case reads back to the case. Up to a conv's unused trailing
+    padding: (lo, hi) and (lo, hi') with the same output length compute the same numbers (the last
+    window ends before either), so the padding's start and the output size must match; transposed
+    crops exactly."""
+    pairs = _native_texts(framework)
+    same = [f for f in FIELDS if f != "padding"]
+    for case, spelled in pairs:
+        back = native.case(framework, spelled.text, list(case.input_size), batch=case.batch,
+                           in_channels=case.in_channels, weight_shape=spelled.weight_shape)
+        assert {f: getattr(back, f) for f in same} == {f: getattr(case, f) for f in same}, (case.id, spelled)
+        starts = [lo for lo, _ in case.padding] == [lo for lo, _ in back.padding]
+        assert back.padding == case.padding or (not case.is_transpose and starts), (case.id, spelled, back.padding)
+    assert len(pairs) > 100, len(pairs)
+
+
+def test_torch_computes_its_functional_texts_like_the_oracle():
+    """The printed F.conv*/F.conv_transpose* call, run by torch on the case's float64 inputs with the
+    weight of the printed shape, gives the oracle's y."""
+    torch = pytest.importorskip("torch")
+    import numpy as np
+
+    pairs = [(c, t) for c, t in _native_texts("torch") if t.weight_shape][::11]
+    for case, spelled in pairs:
+        ref = reference(case, "float64")
+        arrays = {n: None if (a := getattr(ref.inputs, n)) is None else torch.tensor(a) for n in ("x", "w", "b")}
+        y = eval(spelled.text, {"torch": torch, **arrays})  # noqa: S307 - our own generated text, tested
+        assert tuple(spelled.weight_shape) == tuple(arrays["w"].shape)
+        np.testing.assert_allclose(y.numpy(), ref.values["y"], rtol=1e-12, atol=1e-12, err_msg=case.id)
+    assert len(pairs) > 20
 
 
 def test_torch_builds_the_layer_text_with_the_cases_shapes():
@@ -56,10 +94,27 @@ def test_torch_builds_the_layer_text_with_the_cases_shapes():
     ("nn.Conv2d(1, 32, 3, stride=2, stride=1)", "stride=1", "keyword argument repeated"),
     ("nn.Linear(3, 4)", "nn", "is not one of Conv1d"),
     ("nn.Conv2d(1, 32,", None, "not a Python call"),
+    ("F.conv_transpose2d(x, w, b, stride=2, output_padding=2)", "2)", "smaller than either stride or dilation"),
+    ("F.conv2d(x, 3)", "3)", "weight must be a tensor"),
+    ("F.conv2d(x, w, stride=(2, k))", "(2, k)", "is not a literal"),
+    ("F.conv2d(x, w, b, 1, 0, 1, 1, 1)", "1)", "takes at most 7 positional arguments"),
 ])
 def test_what_torch_refuses_is_refused_with_its_column(text, at, words):
     """The column points at the argument (1-based, in the text as given, leading blanks included)."""
-    _assert_refused("torch", text, at, words, [8, 8])
+    _assert_refused("torch", text, at, words, [8, 8], weight_shape=[8, 4, 3, 3] if text.startswith("F.") else None)
+
+
+@pytest.mark.parametrize("framework,text,shape,words", [
+    ("torch", "F.conv2d(x, w)", None, "give weight_shape, its shape in torch's layout (C_out, C_in/groups"),
+    ("torch", "F.conv2d(x, w, groups=3)", [8, 4, 3, 3], "first axis must divide by groups=3"),
+    ("torch", "F.conv2d(x, w)", [8, 4, 3], "weight_shape must be 4 positive ints"),
+    ("torch", "nn.Conv2d(4, 8, 3)", [8, 4, 3, 3], "is a layer: its weight's shape follows from its arguments"),
+    ("chainer", "F.deconvolution_nd(x, W)", None, "give weight_shape, its shape in Chainer's layout (C_in"),
+])
+def test_a_functional_calls_weight_shape_is_checked(framework, text, shape, words):
+    with pytest.raises(NativeError) as err:
+        native.case(framework, text, [8, 8], weight_shape=shape)
+    assert words in err.value.message and err.value.field == "weight_shape", err.value
 
 
 def _assert_refused(framework: str, text: str, at: str | None, words: str, size: list[int], **given) -> None:
@@ -156,36 +211,23 @@ def test_translate_from_torch_spells_the_layer_everywhere_with_verdicts(capsys):
     assert cli.main(["translate", "--from", "torch", call]) == 2
 
 
-def _chainer_native_cases():
-    from harness.adapters import chainer_padding as cp
-
-    return [(c, t) for c in _library() if c.layout == "channels_first" and (t := cp.layer_text(c))]
-
-
-def test_canonical_to_chainer_to_canonical_is_the_identity():
-    """Up to a conv's unused trailing padding: (lo, hi) and (lo, hi') with the same output length compute
-    the same numbers (the last window ends before either), so the padding's start and the output
-    size must match, transposed crops exactly."""
-    pairs = _chainer_native_cases()
-    same = [f for f in FIELDS if f != "padding"]
-    for case, text in pairs:
-        back = native.case("chainer", text, list(case.input_size), batch=case.batch)
-        assert {f: getattr(back, f) for f in same} == {f: getattr(case, f) for f in same}, (case.id, text)
-        starts = [lo for lo, _ in case.padding] == [lo for lo, _ in back.padding]
-        assert back.padding == case.padding or (not case.is_transpose and starts), (case.id, text, back.padding)
-    assert len(pairs) > 200 and any("outsize=" in t for _, t in pairs) and any("cover_all=True" in t for _, t in pairs)
-
-
-def test_chainer_builds_the_layer_text_with_the_cases_shapes():
+def test_chainer_builds_and_computes_its_native_texts():
     """In Chainer's own env (tox -e chainer): the printed link, built by chainer 7.8.1, gives the case's
-    output shape."""
+    output shape; the printed chainer.functions call, on the case's float64 inputs, the oracle's y."""
     chainer = pytest.importorskip("chainer")
     import numpy as np
 
-    for case, text in _chainer_native_cases()[::9]:
-        link = eval(text, {"chainer": chainer})  # noqa: S307 - our own generated text, tested
-        y = link(np.zeros(case.x_shape, np.float32))
-        assert tuple(y.shape) == case.y_shape, (case.id, text)
+    pairs = [(c, t) for c, t in _native_texts("chainer") if c.layout == "channels_first"][::9]
+    for case, spelled in pairs:
+        if spelled.weight_shape is None:
+            link = eval(spelled.text, {"chainer": chainer})  # noqa: S307 - our own generated text, tested
+            assert tuple(link(np.zeros(case.x_shape, np.float32)).shape) == case.y_shape, (case.id, spelled)
+            continue
+        ref = reference(case, "float64")
+        arrays = {n: getattr(ref.inputs, n) for n in ("x", "w", "b")}
+        y = eval(spelled.text, {"chainer": chainer, **arrays})  # noqa: S307
+        np.testing.assert_allclose(y.array, ref.values["y"], rtol=1e-12, atol=1e-12, err_msg=case.id)
+    assert len(pairs) > 40 and any(t.weight_shape for _, t in pairs)
 
 
 @pytest.mark.parametrize("text,at,words", [
@@ -194,9 +236,13 @@ def test_chainer_builds_the_layer_text_with_the_cases_shapes():
     ("L.Convolution2D(256, 3)", None, "chainer Convolution2D needs ksize"),
     ("L.Convolution2D(256, 3, None)", "None", "ksize None"),
     ("L.ConvolutionND(4, 1, 1, 3)", "4", "ndim must be 1, 2 or 3"),
+    ("F.deconvolution_2d(x, W, b, 2, 1, None, 1)", "1)", "at most 6 positional arguments"),
+    ("F.convolution_2d(x, W, True)", "True", "b must be a tensor (a name such as b) or None"),
+    ("F.convolution_2d(x, W, b, stride=s)", "s)", "'s' is not a literal"),
+    ("L.Convolution2D(3, 8, 3) + b", "b", "is a layer: it adds its own bias"),
 ])
 def test_what_chainer_refuses_is_refused_with_its_column(text, at, words):
-    _assert_refused("chainer", text, at, words, [4, 4])
+    _assert_refused("chainer", text, at, words, [4, 4], weight_shape=[8, 3, 3, 3] if text.startswith("F.") else None)
 
 
 def _keras_native_cases():
@@ -259,3 +305,19 @@ def test_keras_builds_the_layer_text_with_the_cases_shapes():
         layer = eval(text, {"keras": keras})  # noqa: S307 - our own generated text, tested
         y = case.y_shape if case.layout == "channels_first" else (case.batch, *case.output_size, case.out_channels)
         assert tuple(layer.compute_output_shape(kp.native_x_shape(case))) == y, (case.id, text)
+
+
+def test_a_functional_call_in_a_case_file_takes_weight_shape_beside_it(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("cases:\n  - id: good\n    torch: \"F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1)\"\n"
+                 "    weight_shape: [32, 1, 3, 3]\n    input_size: [14, 14]\n"
+                 "  - id: missing\n    torch: \"F.conv2d(x, w)\"\n    input_size: [8, 8]\n"
+                 "  - id: groups\n    torch: \"F.conv2d(x, w, groups=3)\"\n    weight_shape: [8, 4, 3, 3]\n"
+                 "    input_size: [8, 8]\n"
+                 "  - id: alone\n    weight_shape: [8, 4, 3, 3]\n    op: conv2d\n    input_size: [8, 8]\n")
+    cases, errors = loader.load_paths([f])
+    assert [(c.id, c.in_channels, c.out_channels, c.output_size) for c in cases] == [("good", 32, 1, (28, 28))]
+    assert [str(e).split(": ", 1)[0] for e in errors] == [f"{f}:6", f"{f}:11", f"{f}:14"]
+    assert "case 'missing' field 'weight_shape': conv2d takes its weight as a tensor: give weight_shape" in str(errors[0])
+    assert "field 'weight_shape': weight_shape [8, 4, 3, 3]: its first axis must divide by groups=3" in str(errors[1])
+    assert "field 'weight_shape': weight_shape goes beside a functional call" in str(errors[2])

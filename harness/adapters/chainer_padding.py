@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from harness import precision as prec
 from harness import translate
+from harness.adapters import native_call as nc
 from harness.adapters import program as pg
 from harness.adapters.native_call import NativeError, bind, parse_call, per_axis
 from harness.adapters.program import Ref
@@ -336,7 +337,8 @@ def precision(case, dtype: str, path: str, device: str):
 
 
 # ---------------------------------------------------------------------------------------------
-# native spelling in: chainer.links.Convolution{1,2,3,N}D / Deconvolution{1,2,3,N}D as written
+# native spelling in: chainer.links.Convolution{1,2,3,N}D / Deconvolution{1,2,3,N}D as written, or
+# chainer.functions.convolution_{1,2,3,n}d / deconvolution_*(x, W, b, ...) with W's shape
 
 _CONV = ("in_channels", "out_channels", "ksize", "stride", "pad", "nobias", "initialW", "initial_bias", "dilate",
          "groups")
@@ -346,15 +348,26 @@ LINKS = {**{f"Convolution{n}D": ("conv", n, _CONV) for n in (1, 2, 3)},
          **{f"Deconvolution{n}D": ("conv_transpose", n, _DECONV) for n in (1, 2, 3)},
          "ConvolutionND": ("conv", None, ("ndim", *_CONV[:8], "cover_all", *_CONV[8:])),
          "DeconvolutionND": ("conv_transpose", None, ("ndim", *_DECONV))}
+_F_CONV = ("x", "W", "b", "stride", "pad", "cover_all", "dilate", "groups")
+_F_DECONV = ("x", "W", "b", "stride", "pad", "outsize", "dilate", "groups")
+FUNCTIONS = {f"{kind}_{n}": (op, {"1d": 1, "2d": 2, "3d": 3}.get(n), params)
+             for kind, op, params in (("convolution", "conv", _F_CONV), ("deconvolution", "conv_transpose", _F_DECONV))
+             for n in ("1d", "2d", "3d", "nd")}
+_LAYOUT = {"conv": "Chainer's layout (C_out, C_in/groups, *ksize)",
+           "conv_transpose": "Chainer's layout (C_in, C_out/groups, *ksize)"}
 
 
 def from_native(text: str, input_size=None, weight_shape=None, in_channels=None) -> dict:
-    """The canonical case fields of a Chainer link as written (no chainer import; measured against
-    chainer 7.8.1's links): pad p pads (p, p) (ConvolutionND's cover_all: (p, p + s - 1)); a
-    deconvolution crops (p, p), or (p, F - p - outsize) with outsize, which needs the input size."""
+    """The canonical case fields of a Chainer link or function as written (no chainer import; measured
+    against chainer 7.8.1): pad p pads (p, p) (cover_all: (p, p + s - 1)); a deconvolution crops (p, p),
+    or (p, F - p - outsize) with outsize, which needs the input size. A function's channels and ksize
+    come from W's shape (`weight_shape`), its bias from whether b is given."""
     call = parse_call(text)
+    if call.name in FUNCTIONS:
+        return _from_function(call, input_size, weight_shape)
     if call.name not in LINKS:
-        raise NativeError(f"chainer link {call.func!r} is not one of {', '.join(LINKS)}", 1)
+        raise NativeError(f"chainer {call.func!r} is not one of {', '.join([*LINKS, *FUNCTIONS])}", 1)
+    nc.layer_weight(call, weight_shape)
     op, nd, params = LINKS[call.name]
     bound = bind(call, params, params.index("ksize") + 1, "chainer")
     if nd is None:
@@ -365,10 +378,32 @@ def from_native(text: str, input_size=None, weight_shape=None, in_channels=None)
         raise NativeError("ksize None: Chainer then infers in_channels at the first call; give "
                           f"{call.name}(in_channels, out_channels, ksize)", bound["ksize"].column)
     fields = {"op": f"{op}{nd}d", "in_channels": bound["in_channels"].value, "out_channels": bound["out_channels"].value,
-              "kernel": list(per_axis(bound, "ksize", nd, 1, 1)), "stride": list(per_axis(bound, "stride", nd, 1, 1)),
-              "dilation": list(per_axis(bound, "dilate", nd, 1, 1)),
-              "groups": bound["groups"].value if "groups" in bound else 1,
+              "kernel": list(per_axis(bound, "ksize", nd, 1, 1)),
               "bias": not (bound["nobias"].value if "nobias" in bound else False)}
+    return _geometry(bound, op, nd, fields, input_size)
+
+
+def _from_function(call, input_size, weight_shape) -> dict:
+    """chainer.functions.(de)convolution_*: dilate and groups are keyword-only in the 2D functions."""
+    op, nd, params = FUNCTIONS[call.name]
+    two_d = call.name.endswith("_2d")
+    bound = bind(call, params, 2, "chainer", tensors=("x", "W", "b"),
+                 keyword_only=("dilate", "groups") if two_d else ())
+    nc.check_tensors(bound, ("x", "W"), ("b",))
+    if nd is None:  # the _nd functions take the number of axes from W
+        nd = len(weight_shape) - 2 if isinstance(weight_shape, (list, tuple)) and 3 <= len(weight_shape) <= 5 else 2
+    shape = nc.functional_weight(call, weight_shape, nd, _LAYOUT[op])
+    groups = bound["groups"].value if "groups" in bound else 1
+    fields = {"op": f"{op}{nd}d", **nc.torch_layout_channels(op, shape, groups, "chainer"),
+              "bias": nc.is_tensor(bound.get("b"))}
+    return _geometry(bound, op, nd, fields, input_size)
+
+
+def _geometry(bound: dict, op: str, nd: int, fields: dict, input_size) -> dict:
+    """stride, dilate, groups and pad (cover_all for a conv, outsize for a deconvolution) as Chainer reads them."""
+    fields = {**fields, "stride": list(per_axis(bound, "stride", nd, 1, 1)),
+              "dilation": list(per_axis(bound, "dilate", nd, 1, 1)),
+              "groups": bound["groups"].value if "groups" in bound else 1}
     pad = list(per_axis(bound, "pad", nd, 0, 0))
     if op == "conv":
         cover_all = bool(bound["cover_all"].value) if "cover_all" in bound else False
@@ -400,3 +435,14 @@ def layer_text(case) -> str | None:
     None: the link step of `layer_program` without its initializers (the inverse of `from_native`)."""
     spelled = spelling(case)
     return pg.render(_link_call(case, spelled, None, nobias=not case.bias)) if spelled.native else None
+
+
+def native_texts(case) -> tuple[nc.Spelled, ...]:
+    """Every way Chainer writes the case natively: the link, and the function call of `program`'s body
+    with W's shape (Chainer's layout is the canonical one)."""
+    spelled = spelling(case)
+    if not spelled.native:
+        return ()
+    step = _body(case, spelled)[0]
+    return (nc.Spelled(layer_text(case)), nc.Spelled(pg.render(pg.Step(None, step.func, step.args, step.kwargs)),
+                                                      case.w_shape))

@@ -29,7 +29,7 @@ from harness import precision as prec
 from harness import translate
 from harness.adapters import program as pg
 from harness.adapters.base import channels_last_permutation, inverse_permutation, spatial_first_weight_permutation
-from harness.adapters.native_call import NativeError, bind, parse_call, per_axis
+from harness.adapters.native_call import NativeError, Spelled, bind, layer_weight, parse_call, per_axis
 from harness.adapters.program import Ref
 
 # how each backend takes gradients, and the module its gradient steps name
@@ -360,6 +360,7 @@ def from_native(text: str, input_size=None, weight_shape=None, in_channels=None)
     call = parse_call(text)
     if call.name not in LAYERS:
         raise NativeError(f"keras layer {call.func!r} is not one of {', '.join(LAYERS)}", 1)
+    layer_weight(call, weight_shape)
     op, nd = LAYERS[call.name]
     bound = bind(call, _TRANSPOSE if op == "conv_transpose" else _CONV, 2, "keras")
     activation = bound.get("activation")
@@ -425,3 +426,9 @@ def layer_text(case) -> str | None:
     if spelled.word is None or layer_refusal(case, spelled):
         return None
     return pg.render(_layer(case, spelled, None, out=None))
+
+
+def native_texts(case) -> tuple[Spelled, ...]:
+    """Every way Keras writes the case natively: its layer (Keras's ops are JAX's / TF's)."""
+    text = layer_text(case)
+    return (Spelled(text),) if text else ()

@@ -125,15 +125,17 @@ def parse_call(text: str) -> NativeCall:
 
 
 def bind(call: NativeCall, params: tuple[str, ...], required: int, framework: str,
-         tensors: tuple[str, ...] = ()) -> dict[str, Arg]:
-    """The call's arguments by parameter name, as the framework binds them: positional first, then
-    keywords; an unknown, repeated or missing argument is an error naming what is allowed, and so is
-    a name or expression anywhere but the `tensors` parameters (or a bias added to a call that has none)."""
-    if len(call.args) > len(params):
-        extra = call.args[len(params)]
-        raise NativeError(f"{framework} {call.name} takes at most {len(params)} arguments ({', '.join(params)})",
-                          extra.column)
-    bound = dict(zip(params, call.args))
+         tensors: tuple[str, ...] = (), keyword_only: tuple[str, ...] = ()) -> dict[str, Arg]:
+    """The call's arguments by parameter name, as the framework binds them: positional first (not the
+    `keyword_only` ones), then keywords; an unknown, repeated or missing argument is an error naming what
+    is allowed, and so is a name or expression anywhere but the `tensors` parameters (or a bias added
+    to a call that has none)."""
+    positional = tuple(p for p in params if p not in keyword_only)
+    if len(call.args) > len(positional):
+        extra = call.args[len(positional)]
+        raise NativeError(f"{framework} {call.name} takes at most {len(positional)} positional arguments "
+                          f"({', '.join(positional)})", extra.column)
+    bound = dict(zip(positional, call.args))
     for name, arg in call.kwargs.items():
         if name not in params:
             raise NativeError(f"{framework} {call.name} has no argument {name!r}; allowed: {', '.join(params)}",

@@ -19,6 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "input shape, its adjoint first (with --input-size)")
     p.add_argument("--from", dest="source", default="torch", help="the framework --mirror is spelled in (default torch)")
     p.add_argument("--input-size", type=int, nargs="+", help="the encoder's input size per axis (with --mirror)")
+    p.add_argument("--weight-shape", type=int, nargs="+", help="with --mirror and a functional call (F.conv2d(x, w, "
+                   "...), tf.nn.conv2d(...)): the weight's shape in that framework's layout")
+    p.add_argument("--in-channels", type=int, help="with --mirror and a layer that takes its input channels from the "
+                   "input (keras, flax)")
     p.add_argument("--kernel", type=int, help="only this kernel size")
     p.add_argument("--stride", type=int, help="only this stride")
     p.add_argument("--dilation", type=int, help="only this dilation (default: 1; see --max-dilation)")
@@ -71,12 +75,16 @@ def _mirror(console, args) -> int:
     if not args.input_size:
         console.print("--mirror needs --input-size (the encoder's input, per axis)")
         return 2
-    m = mirror(args.source, args.mirror, args.input_size, args.framework, **_limits(args))
+    m = mirror(args.source, args.mirror, args.input_size, args.framework, weight_shape=args.weight_shape,
+               in_channels=args.in_channels, **_limits(args))
     console.print(f"encoder {args.mirror.strip()} on {tuple(m.encoder.input_size)} → {tuple(m.encoder.output_size)}; "
                   f"its adjoint restores {tuple(m.adjoint.output_size)}:", highlight=False, markup=False,
                   soft_wrap=True)
     console.print(f"  {m.adjoint_text or '(not spelled natively in ' + args.source + ')'}", highlight=False,
                   markup=False, soft_wrap=True)
+    if m.adjoint_weight_shape:
+        console.print(f"  with weight_shape {list(m.adjoint_weight_shape)} (the encoder's weight is its adjoint's)",
+                      highlight=False, markup=False)
     for axes, found in m.axes.items():
         first = found[0]
         console.rule(f"axis {', '.join(map(str, axes))}: conv_transpose {first.input} → {first.output}: "

@@ -20,13 +20,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                                                                short=True)
     p.add_argument("--dtype", "-d", help="dtype (default: the case's first)")
     p.add_argument("--from", dest="source", metavar="FRAMEWORK",
-                   help="CASE is a layer in this framework's own spelling (torch so far), e.g. "
-                        "\"nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1)\": the same layer in every "
-                        "framework, and each one's verdict against the oracle (with --input-size)")
+                   help="CASE is a layer or call in this framework's own spelling (torch, tensorflow, keras, jax, flax, "
+                        "onnx, chainer), e.g. \"nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1)\": "
+                        "the same layer in every framework, and each one's verdict against the oracle (with --input-size)")
     p.add_argument("--input-size", type=int, nargs="+", help="with --from: the input size per spatial axis")
     p.add_argument("--batch", type=int, default=1, help="with --from: the batch (default 1)")
-    p.add_argument("--in-channels", type=int, help="with --from keras: the input channels (Keras takes them "
-                   "from the input)")
+    p.add_argument("--in-channels", type=int, help="with --from keras / flax: the input channels (their layers "
+                   "take them from the input)")
+    p.add_argument("--weight-shape", type=int, nargs="+", help="with --from and a functional call (F.conv2d(x, w, "
+                   "...), tf.nn.conv2d_transpose(...), lax.conv_transpose(...), an ONNX node): the weight's shape in "
+                   "that framework's layout")
     p.add_argument("--weights-from", default="torch", metavar="FRAMEWORK",
                    help="print each framework's weight conversion from this framework's layout (default: torch)")
 
@@ -74,7 +77,7 @@ def _chosen(console, args) -> list:
         try:
             return [native.case(args.source, args.case, args.input_size, batch=args.batch,
                                 dtype=args.dtype or "float32", case_id=f"from_{args.source}",
-                                in_channels=args.in_channels)]
+                                in_channels=args.in_channels, weight_shape=args.weight_shape)]
         except NativeError as exc:
             console.print(f"harness translate --from {args.source}: {exc}", highlight=False, markup=False,
                           soft_wrap=True)
