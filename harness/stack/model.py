@@ -1,0 +1,123 @@
+"""The layers of a stack case and their shapes (pure: no framework, no NumPy arrays).
+
+A stack runs on a batch of samples of `input_shape` (C, *spatial, or (features,) before a linear
+layer); each layer's output shape is inferred from the one before, and a layer that does not fit
+is a `StackError` naming its index and kind. Convolutions are canonical `Case`s (harness.case),
+so every vocabulary of single cases (canonical fields, native spellings) describes a stack's conv
+layers too; unpooling is the depthwise transposed convolution with a ones kernel that Chainer's
+unpooling_nd computes (col2im of tiled copies), so its output length is Chainer's
+s*(i-1) + k - 2p, or s*(i-1) + k - s + 1 - 2p with cover_all (100 → 199 for k = s = 2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from harness.case import Case
+
+ACTIVATIONS = {"relu": 1.0, "tanh": 1.0, "sigmoid": 0.25}  # the largest |f'|: how far an error grows
+
+
+class StackError(ValueError):
+    def __init__(self, index: int | None, kind: str, message: str):
+        self.index, self.kind, self.message = index, kind, message
+        super().__init__(f"layer {index} ({kind}): {message}" if index is not None else message)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: `kind`, its input and output shape per sample, and what it needs.
+
+    kinds: conv / conv_transpose (`case`: the canonical case at this layer's shapes, batch included),
+    relu / tanh / sigmoid / leaky_relu (`slope`), batch_norm (`eps`; inference, seeded statistics),
+    linear (`features`, `bias`), reshape, upsample (`scale`, nearest), unpool (`case`: its depthwise
+    transposed conv, `cover_all`).
+    """
+
+    index: int
+    kind: str
+    name: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    case: Case | None = None
+    slope: float = 0.0
+    eps: float = 1e-5
+    features: int = 0
+    bias: bool = True
+    scale: tuple[int, ...] = ()
+    cover_all: bool = False
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The names of the layer's parameters (seeded, shared by every framework)."""
+        if self.kind in ("conv", "conv_transpose"):
+            return ("w", "b") if self.case.bias else ("w",)
+        if self.kind == "linear":
+            return ("w", "b") if self.bias else ("w",)
+        if self.kind == "batch_norm":
+            return ("gamma", "beta")  # mean and var are seeded statistics, not trained here
+        return ()
+
+    @property
+    def max_slope(self) -> float:
+        """The largest |f'| of an elementwise layer (how much an error in its input can grow)."""
+        if self.kind == "leaky_relu":
+            return max(1.0, abs(self.slope))
+        return ACTIVATIONS.get(self.kind, 1.0)
+
+
+def _conv_layer(index: int, kind: str, name: str, shape: tuple[int, ...], case: Case) -> Layer:
+    want = (case.in_channels, *case.input_size)
+    if tuple(shape) != want:
+        raise StackError(index, kind, f"takes input (C, *spatial) = {want}, but the layer before gives {tuple(shape)}")
+    return Layer(index, kind, name, tuple(shape), (case.out_channels, *case.output_size), case=case)
+
+
+def unpool_case(shape: tuple[int, ...], kernel, stride, pad, cover_all: bool, batch: int) -> Case:
+    """Chainer's unpooling_nd as a canonical transposed conv: depthwise (groups = C), no bias, crops
+    (p, p) or, with cover_all, (p, p + s - 1)."""
+    c, spatial = shape[0], shape[1:]
+    nd = len(spatial)
+    k, s, p = (tuple(v) if isinstance(v, (list, tuple)) else (v,) * nd for v in (kernel, stride, pad))
+    pads = tuple((pi, pi + (si - 1 if cover_all else 0)) for pi, si in zip(p, s))
+    return Case(id="unpool", file="<stack>", line=0, op="conv_transpose", ndim=nd, batch=batch, in_channels=c, out_channels=c,
+                input_size=tuple(spatial), kernel=k, stride=s, dilation=(1,) * nd, groups=c, bias=False,
+                padding=pads)
+
+
+def elementwise(index: int, kind: str, name: str, shape, **extra) -> Layer:
+    return Layer(index, kind, name, tuple(shape), tuple(shape), **extra)
+
+
+def linear(index: int, name: str, shape, features: int, bias: bool) -> Layer:
+    if len(shape) != 1:
+        raise StackError(index, "linear", f"takes (features,) per sample; reshape {tuple(shape)} first")
+    return Layer(index, "linear", name, tuple(shape), (features,), features=features, bias=bias)
+
+
+def reshape(index: int, name: str, shape, target) -> Layer:
+    target = tuple(target)
+    if math.prod(target) != math.prod(shape) or any(t < 1 for t in target):
+        raise StackError(index, "reshape", f"{tuple(shape)} has {math.prod(shape)} values per sample, "
+                         f"{target} needs {math.prod(target) if all(t > 0 for t in target) else 'positive sizes'}")
+    return Layer(index, "reshape", name, tuple(shape), target)
+
+
+def upsample(index: int, name: str, shape, scale) -> Layer:
+    nd = len(shape) - 1
+    if nd < 1:
+        raise StackError(index, "upsample", f"takes (C, *spatial) per sample, not {tuple(shape)}")
+    factors = tuple(scale) if isinstance(scale, (list, tuple)) else (scale,) * nd
+    if len(factors) != nd or any(not isinstance(f, int) or f < 1 for f in factors):
+        raise StackError(index, "upsample", f"scale: one positive int or {nd}, not {scale!r}")
+    out = (shape[0], *(i * f for i, f in zip(shape[1:], factors)))
+    return Layer(index, "upsample", name, tuple(shape), out, scale=factors)
+
+
+def conv_like(index: int, kind: str, name: str, shape, case: Case, cover_all: bool = False) -> Layer:
+    """A conv / conv_transpose layer (or an unpool's depthwise transposed conv) checked against `shape`."""
+    layer = _conv_layer(index, kind, name, shape, case)
+    if min(layer.out_shape[1:]) < 1:
+        raise StackError(index, kind, f"gives an empty output {layer.out_shape}")
+    return Layer(index, kind, name, layer.in_shape, layer.out_shape, case=case, cover_all=cover_all)

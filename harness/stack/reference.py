@@ -1,0 +1,210 @@
+"""The oracle of a stack in float64 NumPy: seeded parameters, every layer's output, the VJP for the
+input and every parameter, each layer applied alone (for the local error: the oracle's layer on a
+framework's own input of that layer), and the error bound propagated through the stack.
+
+The bound of layer l's end-to-end error is first order: B_l = local_l + |J_l|·B_{l-1}, where local_l
+is the layer's own rounding bound on the oracle's input (harness.compare's contract for a conv,
+a few units of roundoff of |y| for an elementwise op) and |J_l| the layer's Jacobian in absolute
+values (|w| ⋆ B for a conv, max|f'|·B for an activation, |gamma/sigma|·B for batch norm).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness import oracle
+from harness import precision as prec
+from harness.inputs import UNIT_ROUNDOFF, round_to_dtype
+from harness.stack.model import Layer
+
+ELEMENTWISE_ULPS = 4.0  # an activation's own error, in units of roundoff of |y| (libm-grade tanh / exp)
+
+
+def _rng(stack_id: str, index: int, seed: int = 0) -> np.random.Generator:
+    digest = hashlib.sha256(f"{stack_id}/{index}/{seed}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def make_params(stack_id: str, layers: list[Layer], dtype: str, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """Seeded parameters per layer, scaled by 1/sqrt(fan-in) so magnitudes stay near 1 through depth,
+    rounded to `dtype` (every framework gets the same values, exact in its dtype)."""
+    out = []
+    for layer in layers:
+        rng, p = _rng(stack_id, layer.index, seed), {}
+        if layer.kind in ("conv", "conv_transpose"):
+            case = layer.case
+            fan_in = int(np.prod(case.kernel)) * (case.in_channels // case.groups)
+            p["w"] = rng.standard_normal(case.w_shape) / np.sqrt(fan_in)
+            if case.bias:
+                p["b"] = 0.1 * rng.standard_normal(case.out_channels)
+        elif layer.kind == "linear":
+            p["w"] = rng.standard_normal((layer.features, layer.in_shape[0])) / np.sqrt(layer.in_shape[0])
+            if layer.bias:
+                p["b"] = 0.1 * rng.standard_normal(layer.features)
+        elif layer.kind == "batch_norm":
+            c = layer.in_shape[0]
+            p = {"gamma": 1 + 0.1 * rng.standard_normal(c), "beta": 0.1 * rng.standard_normal(c),
+                 "mean": 0.1 * rng.standard_normal(c), "var": rng.uniform(0.5, 1.5, c)}
+        out.append({k: round_to_dtype(v, dtype) for k, v in p.items()})
+    return out
+
+
+def _channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    return v.reshape(1, -1, *([1] * (ndim - 2)))
+
+
+def apply(layer: Layer, p: dict, x: np.ndarray) -> np.ndarray:
+    """The layer on x (float64, channels-first)."""
+    k = layer.kind
+    if k in ("conv", "conv_transpose", "unpool"):
+        c = layer.case
+        f = oracle.conv if k == "conv" else oracle.conv_transpose
+        w = p["w"] if k != "unpool" else np.ones(c.w_shape)
+        return f(x, w, p.get("b"), c.stride, c.dilation, c.padding, c.groups)
+    if k == "relu":
+        return np.maximum(x, 0)
+    if k == "leaky_relu":
+        return np.where(x >= 0, x, layer.slope * x)
+    if k == "tanh":
+        return np.tanh(x)
+    if k == "sigmoid":
+        return 1 / (1 + np.exp(-x))
+    if k == "batch_norm":
+        scale = p["gamma"] / np.sqrt(p["var"] + layer.eps)
+        return (x - _channel(p["mean"], x.ndim)) * _channel(scale, x.ndim) + _channel(p["beta"], x.ndim)
+    if k == "linear":
+        return x @ p["w"].T + (p["b"] if "b" in p else 0)
+    if k == "reshape":
+        return x.reshape(x.shape[0], *layer.out_shape)
+    if k == "upsample":
+        for axis, f in enumerate(layer.scale):
+            x = np.repeat(x, f, axis=2 + axis)
+        return x
+    raise ValueError(f"unknown layer kind {k!r}")
+
+
+def vjp(layer: Layer, p: dict, x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(dx, {parameter: gradient}) of the layer at x for the cotangent g."""
+    k = layer.kind
+    if k in ("conv", "conv_transpose", "unpool"):
+        w = p["w"] if k != "unpool" else np.ones(layer.case.w_shape)
+        out = oracle.forward_and_vjp(layer.case, x, w, p.get("b"), g)
+        grads = {} if k == "unpool" else {"w": out.dw, **({"b": out.db} if "b" in p else {})}
+        return out.dx, grads
+    if k == "relu":
+        return g * (x > 0), {}
+    if k == "leaky_relu":
+        return g * np.where(x >= 0, 1.0, layer.slope), {}
+    if k == "tanh":
+        return g * (1 - np.tanh(x) ** 2), {}
+    if k == "sigmoid":
+        s = 1 / (1 + np.exp(-x))
+        return g * s * (1 - s), {}
+    if k == "batch_norm":
+        sigma = np.sqrt(p["var"] + layer.eps)
+        axes = (0, *range(2, x.ndim))
+        xhat = (x - _channel(p["mean"], x.ndim)) / _channel(sigma, x.ndim)
+        return g * _channel(p["gamma"] / sigma, x.ndim), {"gamma": (g * xhat).sum(axis=axes), "beta": g.sum(axis=axes)}
+    if k == "linear":
+        return g @ p["w"], {"w": g.T @ x, **({"b": g.sum(axis=0)} if "b" in p else {})}
+    if k == "reshape":
+        return g.reshape(x.shape), {}
+    if k == "upsample":
+        for axis, f in enumerate(layer.scale):
+            n = g.shape[2 + axis] // f
+            g = g.reshape(*g.shape[:2 + axis], n, f, *g.shape[3 + axis:]).sum(axis=3 + axis)
+        return g, {}
+    raise ValueError(f"unknown layer kind {k!r}")
+
+
+def propagate(layer: Layer, p: dict, bound: np.ndarray) -> np.ndarray:
+    """|J|·bound: how far an error of at most `bound` (elementwise) in the input can move the output."""
+    k = layer.kind
+    if k in ("conv", "conv_transpose", "unpool"):
+        return apply(layer, {"w": np.abs(p["w"])} if "w" in p else {}, bound)
+    if k == "batch_norm":
+        return bound * _channel(np.abs(p["gamma"]) / np.sqrt(p["var"] + layer.eps), bound.ndim)
+    if k == "linear":
+        return bound @ np.abs(p["w"]).T
+    if k in ("reshape", "upsample"):
+        return apply(layer, p, bound)
+    return bound * layer.max_slope
+
+
+def local_scale(layer: Layer, p: dict, x: np.ndarray) -> np.ndarray:
+    """What the layer's own rounding error scales with: |x| ⋆ |w| + |b| for a conv or linear layer,
+    |y| for an elementwise one (reshape and upsample copy: 0)."""
+    k = layer.kind
+    if k in ("reshape", "upsample"):
+        return np.zeros((x.shape[0], *layer.out_shape))
+    if k in ("conv", "conv_transpose", "unpool", "linear"):
+        return apply(layer, {n: np.abs(v) for n, v in p.items()}, np.abs(x))
+    return np.abs(apply(layer, p, x))
+
+
+def reduction_length(layer: Layer) -> int:
+    """K of the layer's longest sum (the gamma_K of its bound); 1 for an elementwise layer."""
+    if layer.case is not None:
+        c = layer.case
+        taps = int(np.prod(c.kernel)) * (c.in_channels // c.groups)
+        if c.is_transpose:  # each output sums at most ceil(k/s) taps per axis over the input channels
+            taps = int(np.prod([-(-k // s) for k, s in zip(c.kernel, c.stride)])) * (c.in_channels // c.groups)
+        return taps + (1 if c.bias else 0)
+    if layer.kind == "linear":
+        return layer.in_shape[0] + (1 if layer.bias else 0)
+    return 1
+
+
+def local_bound(layer: Layer, p: dict, x: np.ndarray, dtype: str) -> np.ndarray:
+    """The layer's own error bound in `dtype` on input x: a sum's the single cases' contract
+    (harness.precision: gamma_K of the scale, plus one final rounding of |y| in 16-bit dtypes), an
+    elementwise op a few units of roundoff of |y|."""
+    scale = local_scale(layer, p, x)
+    if layer.kind in ("conv", "conv_transpose", "unpool", "linear"):
+        c = prec.contract_coefficients(prec.default_contract(dtype), reduction_length(layer))
+        return np.abs(apply(layer, p, x)) * c.magnitude + scale * c.scale + c.tiny
+    return ELEMENTWISE_ULPS * UNIT_ROUNDOFF[dtype] * scale
+
+
+@dataclass(frozen=True)
+class StackReference:
+    """The oracle's stack: its input, every layer's output and end-to-end bound, and the gradients."""
+
+    x: np.ndarray
+    params: list[dict[str, np.ndarray]]
+    outputs: list[np.ndarray]  # outputs[l]: the oracle's output of layer l
+    bounds: list[np.ndarray]  # the end-to-end error bound of layer l's output in the dtype
+    g: np.ndarray  # the cotangent at the last output
+    dx: np.ndarray
+    grads: list[dict[str, np.ndarray]]  # per layer: the parameters' gradients
+
+
+def forward(layers: list[Layer], params, x: np.ndarray, dtype: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    outputs, bounds, h, b = [], [], x, np.zeros_like(x)
+    for layer, p in zip(layers, params):
+        b = local_bound(layer, p, h, dtype) + propagate(layer, p, b)
+        h = apply(layer, p, h)
+        outputs.append(h)
+        bounds.append(b)
+    return outputs, bounds
+
+
+def backward(layers: list[Layer], params, x: np.ndarray, outputs, g: np.ndarray):
+    grads = [None] * len(layers)
+    for i in reversed(range(len(layers))):
+        g, grads[i] = vjp(layers[i], params[i], outputs[i - 1] if i else x, g)
+    return g, grads
+
+
+def reference(stack_id: str, layers: list[Layer], batch: int, dtype: str, seed: int = 0) -> StackReference:
+    """The oracle's stack on seeded inputs rounded to `dtype` (x, parameters and the cotangent)."""
+    rng = _rng(stack_id, -1, seed)
+    x = round_to_dtype(rng.standard_normal((batch, *layers[0].in_shape)), dtype)
+    params = make_params(stack_id, layers, dtype, seed)
+    outputs, bounds = forward(layers, params, x, dtype)
+    g = round_to_dtype(rng.standard_normal(outputs[-1].shape), dtype)
+    dx, grads = backward(layers, params, x, outputs, g)
+    return StackReference(x, params, outputs, bounds, g, dx, grads)
