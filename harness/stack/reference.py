@@ -136,12 +136,15 @@ def propagate(layer: Layer, p: dict, bound: np.ndarray) -> np.ndarray:
 
 def local_scale(layer: Layer, p: dict, x: np.ndarray) -> np.ndarray:
     """What the layer's own rounding error scales with: |x| ⋆ |w| + |b| for a conv or linear layer,
-    |y| for an elementwise one (reshape and upsample copy: 0)."""
+    (|x| + |mean|)·|alpha| + |beta| for batch norm, |y| for an activation (reshape and upsample copy: 0)."""
     k = layer.kind
     if k in ("reshape", "upsample"):
         return np.zeros((x.shape[0], *layer.out_shape))
     if k in ("conv", "conv_transpose", "unpool", "linear"):
         return apply(layer, {n: np.abs(v) for n, v in p.items()}, np.abs(x))
+    if k == "batch_norm":  # computed as x*alpha + (beta - mean*alpha), or (x - mean)*alpha + beta
+        alpha = _channel(np.abs(p["gamma"]) / np.sqrt(p["var"] + layer.eps), x.ndim)
+        return (np.abs(x) + _channel(np.abs(p["mean"]), x.ndim)) * alpha + _channel(np.abs(p["beta"]), x.ndim)
     return np.abs(apply(layer, p, x))
 
 

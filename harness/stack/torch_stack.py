@@ -1,0 +1,72 @@
+"""A stack run natively in torch, end to end: every conv layer through the same program steps the
+single-case adapter runs (harness.adapters.torch_padding: native, or its emulation), the other layers
+as torch.nn.functional calls; every layer's output kept, gradients of the input and every parameter
+by one torch.autograd.grad from the last output."""
+
+from __future__ import annotations
+
+from harness.adapters import program as pg
+from harness.adapters import torch_padding as tp
+from harness.stack.model import Layer
+from harness.stack.reference import StackReference
+
+NAME = "torch"
+
+
+def _layer(torch, layer: Layer, p: dict, h, dtype):
+    F = torch.nn.functional
+    k = layer.kind
+    if k in ("conv", "conv_transpose", "unpool"):
+        w = p["w"] if k != "unpool" else torch.ones(layer.case.w_shape, dtype=dtype)
+        env = {"torch": torch, "x": h, "w": w, "b": p.get("b")}
+        prog, _ = tp.program(layer.case, str(dtype).removeprefix("torch."))
+        return pg.execute(prog.body, env)["y"]
+    if k == "linear":
+        return F.linear(h, p["w"], p.get("b"))
+    if k == "reshape":
+        return h.reshape(h.shape[0], *layer.out_shape)
+    if k == "batch_norm":
+        return F.batch_norm(h, p["mean"], p["var"], p["gamma"], p["beta"], training=False, eps=layer.eps)
+    if k in ("relu", "tanh", "sigmoid"):
+        return getattr(torch, k)(h)
+    if k == "leaky_relu":
+        return F.leaky_relu(h, layer.slope)
+    if k == "upsample":
+        return F.interpolate(h, scale_factor=layer.scale, mode="nearest")
+    raise ValueError(f"torch has no stack layer {k!r}")
+
+
+def run(layers: list[Layer], ref: StackReference, dtype: str, override=None) -> dict:
+    """{outputs: per layer (float64 NumPy), dx, grads: per layer {parameter: gradient}}. `override`
+    ({layer index: fn(torch, layer, params, h) -> tensor}) replaces a layer (the tests' wrong layer)."""
+    import torch
+
+    tdt = getattr(torch, dtype)
+    trained = ("w", "b", "gamma", "beta")
+    leaves = [{n: torch.tensor(v, dtype=tdt, requires_grad=n in trained) for n, v in p.items()} for p in ref.params]
+    x = torch.tensor(ref.x, dtype=tdt, requires_grad=True)
+    h, outs = x, []
+    for layer, p in zip(layers, leaves):
+        fn = (override or {}).get(layer.index)
+        h = fn(torch, layer, p, h) if fn else _layer(torch, layer, p, h, tdt)
+        outs.append(h)
+    params = [(i, n, v) for i, p in enumerate(leaves) for n, v in p.items() if v.requires_grad]
+    grads = torch.autograd.grad(h, [x, *(v for _, _, v in params)], torch.tensor(ref.g, dtype=tdt))
+    per_layer = [{} for _ in layers]
+    for (i, n, _), g in zip(params, grads[1:]):
+        per_layer[i][n] = g.detach().to(torch.float64).numpy()
+
+    def back(t):
+        return t.detach().to(torch.float64).numpy()
+
+    return {"outputs": [back(o) for o in outs], "dx": back(grads[0]), "grads": per_layer,
+            "version": torch.__version__}
+
+
+def shifted(torch, layer: Layer, p: dict, h):
+    """A wrong layer for the tests: the right torch layer, its output shifted one pixel along the last axis."""
+    y = _layer(torch, layer, p, h, h.dtype)
+    return torch.roll(y, 1, dims=-1)
+
+
+
