@@ -84,3 +84,18 @@ def test_a_wrong_middle_layer_is_blamed_and_no_other(wrong):
     assert judge.blame(found).index == wrong
     assert [v.index for v in found if not v.local_ok] == [wrong], [(v.name, v.local_ratio) for v in found]
     assert all(v.e2e_ratio <= 1 for v in found[:wrong]) and found[wrong].e2e_ratio > 10
+
+
+def test_jax_runs_the_same_stack_inside_every_bound_with_its_gradients():
+    pytest.importorskip("jax")
+    from harness.stack import jax_stack
+
+    layers = _stack()
+    ref = reference("generator", layers, 2, "float32")
+    got = jax_stack.run(layers, ref, "float32")
+    found = judge.verdicts(layers, ref, got["outputs"], "float32")
+    assert judge.blame(found) is None and max(v.e2e_ratio for v in found) <= 1.0, found
+    assert np.abs(got["dx"] - ref.dx).max() <= 1e-4 * np.abs(ref.dx).max()
+    for i, grads in enumerate(ref.grads):
+        for n, want in grads.items():
+            assert np.abs(got["grads"][i][n] - want).max() <= 1e-4 * np.abs(want).max(), (i, n)

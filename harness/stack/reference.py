@@ -20,7 +20,9 @@ from harness import precision as prec
 from harness.inputs import UNIT_ROUNDOFF, round_to_dtype
 from harness.stack.model import Layer
 
-ELEMENTWISE_ULPS = 4.0  # an activation's own error, in units of roundoff of |y| (libm-grade tanh / exp)
+# an activation's own error, in units of roundoff u of |y|: measured over [-9, 9] in float32, torch 2.13
+# tanh / sigmoid reach 1.1 / 2.0 u|y|, XLA's CPU tanh (jax 0.10.2, a rational approximation) 4.6 u|y|
+ELEMENTWISE_ULPS = 8.0
 
 
 def _rng(stack_id: str, index: int, seed: int = 0) -> np.random.Generator:

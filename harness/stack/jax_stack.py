@@ -1,0 +1,73 @@
+"""A stack run natively in JAX, end to end under one jax.jit and jax.vjp: every conv layer through the
+single-case program's body (harness.adapters.jax_padding: lax.conv_general_dilated /
+lax.conv_transpose with transpose_kernel=True, channels-first), the other layers as jax.nn / jnp
+calls; every layer's output returned beside the last (has_aux), gradients of the input and every
+trained parameter from one VJP."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.adapters import program as pg
+from harness.adapters.jax_padding import program as jax_program
+from harness.stack.model import Layer
+from harness.stack.reference import StackReference
+
+NAME = "jax"
+TRAINED = ("w", "b", "gamma", "beta")
+
+
+def _layer(jax, layer: Layer, p: dict, h, dtype: str):
+    jnp, k = jax.numpy, layer.kind
+    if k in ("conv", "conv_transpose", "unpool"):
+        w = p["w"] if k != "unpool" else jnp.ones(layer.case.w_shape, dtype)
+        prog, _ = jax_program(layer.case, dtype)
+        return pg.execute(prog.body, {"jax": jax, "jnp": jnp, "x": h, "w": w, "b": p.get("b")})["y"]
+    if k == "linear":
+        y = jnp.dot(h, p["w"].T, precision=jax.lax.Precision.HIGHEST)
+        return y + p["b"] if "b" in p else y
+    if k == "reshape":
+        return h.reshape(h.shape[0], *layer.out_shape)
+    if k == "batch_norm":
+        shape = (1, -1) + (1,) * (h.ndim - 2)
+        alpha = p["gamma"] / jnp.sqrt(p["var"] + jnp.asarray(layer.eps, h.dtype))
+        return (h - p["mean"].reshape(shape)) * alpha.reshape(shape) + p["beta"].reshape(shape)
+    if k in ("relu", "tanh", "sigmoid"):
+        return getattr(jax.nn, k)(h) if k != "tanh" else jnp.tanh(h)
+    if k == "leaky_relu":
+        return jax.nn.leaky_relu(h, layer.slope)
+    if k == "upsample":
+        for axis, f in enumerate(layer.scale):
+            h = jnp.repeat(h, f, axis=2 + axis)
+        return h
+    raise ValueError(f"jax has no stack layer {k!r}")
+
+
+def run(layers: list[Layer], ref: StackReference, dtype: str) -> dict:
+    """{outputs: per layer (float64 NumPy), dx, grads: per layer {parameter: gradient}}."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    trained = [{n: jnp.asarray(v, dtype) for n, v in p.items() if n in TRAINED} for p in ref.params]
+    fixed = [{n: jnp.asarray(v, dtype) for n, v in p.items() if n not in TRAINED} for p in ref.params]
+
+    def forward(x, params):
+        h, outs = x, []
+        for layer, p, q in zip(layers, params, fixed):
+            h = _layer(jax, layer, {**p, **q}, h, dtype)
+            outs.append(h)
+        return h, outs
+
+    def compute(x, params, g):
+        y, pullback, outs = jax.vjp(forward, x, params, has_aux=True)
+        dx, dparams = pullback(g)
+        return outs, dx, dparams
+
+    outs, dx, dparams = jax.jit(compute)(jnp.asarray(ref.x, dtype), trained, jnp.asarray(ref.g, dtype))
+
+    def back(a):
+        return np.asarray(a, dtype=np.float64)
+
+    return {"outputs": [back(o) for o in outs], "dx": back(dx),
+            "grads": [{n: back(v) for n, v in d.items()} for d in dparams], "version": jax.__version__}
