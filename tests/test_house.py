@@ -2,7 +2,7 @@
 
 - functions fit on a screen: none longer than MAX_LINES lines;
 - no import cycles between harness modules, lazy function-level imports included;
-- pure translation modules (translate.py, adapters/*_padding.py) import no framework;
+- pure translation modules (translate.py, adapters/*_padding.py and *_native.py, the stack's model) import no framework;
 - status words are spelled through harness.status.Status, never as string literals.
 
 Each rule is a checker over source text, run on every file of harness/ and, in a test of its own,
@@ -186,7 +186,10 @@ def test_no_import_cycles():
 # Pure translation modules import no framework
 
 
-PURE_MODULES = ["harness/translate.py", "harness/adapters/program.py", *sorted(relative(p) for p in (HARNESS / "adapters").glob("*_padding.py"))]
+PURE_MODULES = ["harness/translate.py", "harness/adapters/program.py", "harness/adapters/native_call.py",
+                *sorted(relative(p) for pattern in ("*_padding.py", "*_native.py")
+                        for p in (HARNESS / "adapters").glob(pattern)),
+                "harness/stack/model.py", "harness/stack/spec.py"]
 
 
 def framework_imports(source: str, frameworks: frozenset[str] = FRAMEWORKS) -> set[str]:

@@ -28,6 +28,11 @@ description that both runs (the adapter executes it) and prints: cast the canoni
 NumPy, build the one-node model with onnx.helper, run it with onnxruntime or onnx.reference, and the
 emulations around the node as NumPy steps.
 
+Native spelling in and out: `from_native` (harness.adapters.onnx_native, re-exported here for
+harness.loader.native) reads `onnx.helper.make_node("Conv" | "ConvTranspose", ...)` with the weight's
+shape beside it; `native_texts` prints the make_node step of `program`'s model (`node_step`), so the
+printed node is the one that ran.
+
 There is no `layer_program` (the registry's default, None): ONNX has no layer object apart from the
 Conv / ConvTranspose node, whose weights are its inputs, and `program` already is that node. The hook
 is asked without a runtime, so it could only repeat one path's program under both adapter names:
@@ -42,7 +47,9 @@ from dataclasses import dataclass
 
 from harness import precision as prec
 from harness import translate
+from harness.adapters import native_call as nc
 from harness.adapters import program as pg
+from harness.adapters.onnx_native import from_native  # noqa: F401 - the reader (harness.loader.native's hook)
 from harness.adapters.program import Ref
 
 AUTO_PAD = {"same": "SAME_UPPER", "same_lower": "SAME_LOWER", "valid": "VALID"}
@@ -213,6 +220,13 @@ def _setup(case, dtype: str, spelled: Spelling) -> list[pg.Step]:
     return steps
 
 
+def node_step(case, spelled: Spelling, out: str | None = "node") -> pg.Step:
+    """`node = onnx.helper.make_node('Conv' | 'ConvTranspose', inputs, ['y'], **attributes)`."""
+    kind = "ConvTranspose" if case.is_transpose else "Conv"
+    attrs = node_attributes(case.kernel, case.stride, case.dilation, case.groups, spelled)
+    return pg.call(out, "onnx.helper.make_node", kind, list(node_inputs(case, spelled)), ["y"], **attrs)
+
+
 def model_steps(case, dtype: str, spelled: Spelling) -> list[pg.Step]:
     """The one-node ModelProto, built with onnx.helper: `model`."""
     kind = "ConvTranspose" if case.is_transpose else "Conv"
@@ -222,8 +236,7 @@ def model_steps(case, dtype: str, spelled: Spelling) -> list[pg.Step]:
     if spelled.input_crop is not None:
         x_shape[2:] = [i - lo - hi for i, (lo, hi) in zip(case.input_size, spelled.input_crop)]
     shapes = {"x": x_shape, "w": list(case.w_shape), "b": [case.out_channels]}
-    attrs = node_attributes(case.kernel, case.stride, case.dilation, case.groups, spelled)
-    steps = [pg.call("node", "onnx.helper.make_node", kind, list(names), ["y"], **attrs)]
+    steps = [node_step(case, spelled)]
     steps += [pg.call(f"{n}_info", "onnx.helper.make_tensor_value_info", n, elem, shapes[n]) for n in names]
     steps += [pg.call("y_info", "onnx.helper.make_tensor_value_info", "y", elem, None),
               pg.call("graph", "onnx.helper.make_graph", [Ref("node")], f"{case.id}_{kind}",
@@ -314,3 +327,18 @@ def precision(case, dtype: str, path: str, device: str):
         case.bias and "b" not in node_inputs(case, spelling(case))) else ""
     deviations = (("y", REFERENCE_F16),) if path == "reference" and dtype == "float16" else ()
     return prec.declared(case, dtype, separate, deviations=deviations)
+
+
+# --------------------------------------------------------------------------- native spelling in and out
+# `from_native` (imported above) reads onnx.helper.make_node(...) with the weight's shape beside it
+# (harness.adapters.onnx_native); `native_texts` writes the node `program` builds.
+
+
+def native_texts(case) -> tuple[nc.Spelled, ...]:
+    """The make_node call of `program`'s model, with the weight's shape (ONNX's layout is the canonical
+    one), for a case ONNX spells natively; () for an emulated one (an input crop, or a transposed
+    conv's crop / zeros around the node). channels_last cases run NCHW: the same node."""
+    spelled = spelling(case)
+    if not spelled.native:
+        return ()
+    return (nc.Spelled(pg.render(node_step(case, spelled, out=None)), case.w_shape),)

@@ -8,6 +8,8 @@ TF filters, `tf.cast` to the dtype), the body that runs under tf.GradientTape (t
 before a conv, the dilated kernel as tf.expand_dims / tf.pad / tf.reshape / slicing steps, one op
 per group and tf.concat, the 1D backprop op's unit axis, crop / zero-extension after a transposed
 conv, tf.nn.bias_add), and the conversions back (tf.cast to float64, .numpy(), numpy.transpose).
+`native_texts` writes a case as TF's own call, the body of `program`; `from_native` (re-exported from
+harness.adapters.tf_native) reads one.
 
 Canonical padding (see `harness.translate`): for `conv`, (lo, hi) input padding per spatial axis
 (negative = crop); for `conv_transpose`, the crop (lo, hi) taken from the full output of length
@@ -35,9 +37,11 @@ from dataclasses import dataclass
 
 from harness import precision as prec
 from harness import translate
+from harness.adapters import native_call as nc
 from harness.adapters import program as pg
 from harness.adapters.base import channels_last_permutation, inverse_permutation, spatial_first_weight_permutation
 from harness.adapters.program import Ref
+from harness.adapters.tf_native import from_native  # noqa: F401 - the vocabulary's reader (native spelling in)
 
 Pairs = tuple[tuple[int, int], ...]
 
@@ -397,3 +401,28 @@ def precision(case, dtype: str, path: str, device: str):
     deviations = tuple((q, d) for q, d in DEVIATIONS.get(dtype, ()) if q != "y" or case.is_transpose)
     return prec.declared(case, dtype, "tf.nn.bias_add is a second op after the conv, and rounds y to the storage "
                          "dtype again", deviations=deviations if device == "cpu" else ())
+
+
+# ---------------------------------------------------------------------------------------------
+# native spelling in: tf.nn calls are read by harness.adapters.tf_native (`from_native`, re-exported);
+# written back here from the program's own body
+
+
+def native_texts(case) -> tuple[nc.Spelled, ...]:
+    """Every way TF writes the case natively: the body of `program` in its first formulation (tf.nn.conv*
+    or conv*_transpose, tf.nn.bias_add around it) as one expression, with the filter's shape; () where
+    TF needs an emulation (tf.pad, a crop) or the raw backprop op."""
+    form, reasons = first_choice(case, "nn")
+    if reasons or form.kind not in ("conv", "transpose") or form.label not in ("native", "explicit"):
+        return ()
+    return (nc.Spelled(_inline(_body(case, form)), tuple(filter_shape(case))),)
+
+
+def _inline(steps: Sequence[pg.Step]) -> str:
+    """A chain of steps, each taking the one before's result, as one expression: `y = tf.nn.conv2d(x, w,
+    ...)`, `y = tf.nn.bias_add(y, b)` → `tf.nn.bias_add(tf.nn.conv2d(x, w, ...), b)`."""
+    text, previous = "", None
+    for step in steps:
+        args = tuple(Ref(text) if previous is not None and a == Ref(previous) else a for a in step.args)
+        text, previous = pg.render(pg.Step(None, step.func, args, step.kwargs)), step.out
+    return text
