@@ -11,6 +11,8 @@ from harness.session import Option
 from harness.translations import find_cases, translations, verdict
 
 NAME, HELP = "translate", "show how each framework spells a case natively"
+# the adapter whose weight layout a --from spelling uses (flax's kernels are no adapter's: none printed)
+WEIGHTS_OF = {"onnx": "onnxruntime", "flax": None}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,8 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-shape", type=int, nargs="+", help="with --from and a functional call (F.conv2d(x, w, "
                    "...), tf.nn.conv2d_transpose(...), lax.conv_transpose(...), an ONNX node): the weight's shape in "
                    "that framework's layout")
-    p.add_argument("--weights-from", default="torch", metavar="FRAMEWORK",
-                   help="print each framework's weight conversion from this framework's layout (default: torch)")
+    p.add_argument("--weights-from", metavar="FRAMEWORK",
+                   help="print each framework's weight conversion from this framework's layout (default: the --from "
+                        "framework's, else torch)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -41,6 +44,8 @@ def main(args: argparse.Namespace) -> int:
     chosen = _chosen(console, args)
     if not chosen:
         return 2
+    if args.weights_from is None:
+        args.weights_from = WEIGHTS_OF[args.source] if args.source in WEIGHTS_OF else args.source or "torch"
     for case in chosen:
         dtype = args.dtype or case.dtypes[0]
         console.rule(f"{case.file}:{case.line} {case.id} ({case.name}, {dtype})")
