@@ -11,12 +11,14 @@ F = (i-1)*s + d*(k-1) + 1 (negative = zeros appended).
   kernel of extent e = d*(k-1) + 1. Its output length is (i-1)*s + 1 + a + b - (e-1); it equals
   F - lo - hi for (a, b) = (e-1-lo, e-1-hi), and the values agree with the canonical crop (the
   padded input is the adjoint of the forward conv's window placement). The same pairs serve the
-  `conv_general_dilated` formulation with lhs_dilation=stride.
+  `conv_general_dilated` formulation with lhs_dilation=stride. (`transpose_padding` lives in
+  `jax_native` with the other lax rules, which read lax calls as written: `from_native`.)
 
 `program(case, dtype, path)` builds the one description of the computation (`program.Program`,
 autodiff VJP): setup (layout transposes, casts to the dtype) and the body run inside one
 `jax.jit`, the body under `jax.vjp`, as `program.script` prints it. Steps use no slices, so a
-program is hashable (the adapter caches one compiled function per program).
+program is hashable (the adapter caches one compiled function per program). `native_texts` prints
+the lax op step of each native formulation (what runs), which `from_native` reads back.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from dataclasses import dataclass
 
 from harness import precision as prec
 from harness import translate
+from harness.adapters import native_call as nc
 from harness.adapters import program as pg
 from harness.adapters.base import channels_last_permutation, inverse_permutation, spatial_first_weight_permutation
+from harness.adapters.jax_native import crops_from_transpose_padding, from_native, transpose_padding  # noqa: F401
 from harness.adapters.program import Ref
 
 Pairs = tuple[tuple[int, int], ...]
@@ -38,29 +42,6 @@ SPATIAL = {1: "H", 2: "HW", 3: "DHW"}
 def conv_padding(pads: Sequence[tuple[int, int]]) -> Pairs:
     """lax.conv_general_dilated padding of a canonical conv: the same pairs (negative = crop)."""
     return tuple((int(lo), int(hi)) for lo, hi in pads)
-
-
-def transpose_padding(
-    pads: Sequence[tuple[int, int]], kernel: Sequence[int], dilation: Sequence[int]
-) -> Pairs:
-    """Explicit padding of the lhs-dilated input for canonical transposed-conv crops.
-
-    (lo, hi) → (d*(k-1) - lo, d*(k-1) - hi). Used by lax.conv_transpose (explicit pairs,
-    use_consistent_padding=False) and by conv_general_dilated with lhs_dilation=stride. A crop
-    beyond d*(k-1) gives negative padding (lax crops); a negative crop gives extra zeros.
-    """
-    out = []
-    for (lo, hi), k, d in zip(pads, kernel, dilation):
-        e1 = translate.effective_kernel(k, d) - 1
-        out.append((e1 - int(lo), e1 - int(hi)))
-    return tuple(out)
-
-
-def crops_from_transpose_padding(
-    pairs: Sequence[tuple[int, int]], kernel: Sequence[int], dilation: Sequence[int]
-) -> Pairs:
-    """Inverse of `transpose_padding`: canonical crops of a lax.conv_transpose explicit padding."""
-    return transpose_padding(pairs, kernel, dilation)  # the map is an involution
 
 
 def lax_transpose_output_length(i: int, k: int, s: int, d: int, a: int, b: int) -> int:
@@ -211,26 +192,36 @@ def _split(case, f: Formulation, dn) -> list[pg.Step]:
     return steps + [pg.call("y", "jnp.concatenate", tuple(Ref(f"y{i}") for i in range(case.groups)), axis=cax)]
 
 
-def _body(case, f: Formulation) -> tuple[pg.Step, ...]:
+def op_steps(case, f: Formulation) -> list[pg.Step]:
+    """The lax computation of a formulation, without the bias: its last step is the lax op (what
+    `native_texts` prints, and `harness.adapters.jax_native.from_native` reads back)."""
     dn = dimension_numbers(case.ndim, case.layout)
     common = dict(rhs_dilation=case.dilation, dimension_numbers=dn, feature_group_count=case.groups,
                   precision=HIGHEST)
     if f.form == "conv":
-        steps = [pg.call("y", "jax.lax.conv_general_dilated", Ref("x"), Ref("w"), window_strides=case.stride,
-                         padding=f.padding, **common)]
-    elif f.form == "transpose":
-        steps = [_transpose("y", "x", "w", case, f, dn)]
-    elif f.form == "transpose_split":
-        steps = _split(case, f, dn)
-    else:  # dilated: the transposed conv as a fractionally strided forward conv
-        steps = kernel_as_conv_steps("wc", "w", case)
-        steps.append(pg.call("y", "jax.lax.conv_general_dilated", Ref("x"), Ref("wc"),
-                             window_strides=(1,) * case.ndim, padding=f.padding, lhs_dilation=case.stride,
-                             **common))
+        return [pg.call("y", "jax.lax.conv_general_dilated", Ref("x"), Ref("w"), window_strides=case.stride,
+                        padding=f.padding, **common)]
+    if f.form == "transpose":
+        return [_transpose("y", "x", "w", case, f, dn)]
+    if f.form == "transpose_split":
+        return _split(case, f, dn)
+    # dilated: the transposed conv as a fractionally strided forward conv
+    steps = kernel_as_conv_steps("wc", "w", case)
+    steps.append(pg.call("y", "jax.lax.conv_general_dilated", Ref("x"), Ref("wc"),
+                         window_strides=(1,) * case.ndim, padding=f.padding, lhs_dilation=case.stride, **common))
+    return steps
+
+
+def bias_reshape(case) -> pg.Step:
+    """`bias = b.reshape(...)`: the bias on the native channel axis, as the body adds it (`y + bias`)."""
+    cax = channel_axis(case.ndim, case.layout)
+    return pg.call("bias", "b.reshape", tuple(-1 if a == cax else 1 for a in range(case.ndim + 2)))
+
+
+def _body(case, f: Formulation) -> tuple[pg.Step, ...]:
+    steps = op_steps(case, f)
     if case.bias:
-        cax = channel_axis(case.ndim, case.layout)
-        shape = tuple(-1 if a == cax else 1 for a in range(case.ndim + 2))
-        steps += [pg.call("bias", "b.reshape", shape), pg.add("y", Ref("y"), Ref("bias"))]
+        steps += [bias_reshape(case), pg.add("y", Ref("y"), Ref("bias"))]
     return tuple(steps)
 
 
@@ -291,6 +282,20 @@ def weight_from_native(case) -> tuple[pg.Step, ...]:
 LAYER_IMPORTS = IMPORTS + (("nn", "flax.linen"),)
 
 
+def flax_layer_step(case, dtype: str | None = None, out: str | None = "layer", module: str = "nn") -> pg.Step:
+    """`nn.Conv(...)` / `nn.ConvTranspose(..., transpose_kernel=True)` with the case's parameters (and
+    dtype, param_dtype where `dtype` is given): the layer of `layer_program`, and the text
+    `harness.adapters.flax_padding.native_texts` prints. A grouped transposed conv has none."""
+    head = dict(features=case.out_channels, kernel_size=case.kernel, strides=case.stride)
+    types = {"dtype": Ref(f"jnp.{dtype}"), "param_dtype": Ref(f"jnp.{dtype}")} if dtype else {}
+    tail = dict(kernel_dilation=case.dilation, use_bias=case.bias, **types, precision=HIGHEST)
+    if case.is_transpose:
+        pads = transpose_padding(case.padding, case.kernel, case.dilation)
+        return pg.call(out, f"{module}.ConvTranspose", **head, padding=pads, **tail, transpose_kernel=True)
+    return pg.call(out, f"{module}.Conv", **head, padding=conv_padding(case.padding), feature_group_count=case.groups,
+                   **tail)
+
+
 def layer_program(case, dtype: str) -> pg.Program | None:
     """flax.linen.Conv / flax.linen.ConvTranspose built with the case's parameters, its kernel and bias
     loaded from the canonical w, b, applied to x (forward only, autodiff NONE).
@@ -305,15 +310,7 @@ def layer_program(case, dtype: str) -> pg.Program | None:
     if case.is_transpose and case.groups > 1:
         return None
     nd = case.ndim
-    head = dict(features=case.out_channels, kernel_size=case.kernel, strides=case.stride)
-    tail = dict(kernel_dilation=case.dilation, use_bias=case.bias, dtype=Ref(f"jnp.{dtype}"),
-                param_dtype=Ref(f"jnp.{dtype}"), precision=HIGHEST)
-    if case.is_transpose:
-        pads = transpose_padding(case.padding, case.kernel, case.dilation)
-        layer = pg.call("layer", "nn.ConvTranspose", **head, padding=pads, **tail, transpose_kernel=True)
-    else:
-        layer = pg.call("layer", "nn.Conv", **head, padding=conv_padding(case.padding),
-                        feature_group_count=case.groups, **tail)
+    layer = flax_layer_step(case, dtype)
     xperm = data_permutation(nd, "channels_last")
     wperm = weight_permutation(nd, "channels_last")
     setup = [pg.call("x", "numpy.transpose", Ref("x"), xperm), pg.call("w", "numpy.transpose", Ref("w"), wperm)]
@@ -338,3 +335,36 @@ def precision(case, dtype: str, path: str, device: str):
     overrides = (("db", dtype, DB_SOURCE),) if case.bias else ()
     return prec.declared(case, dtype, "lax convolutions take no bias: y = conv + b is a second op, rounding y "
                          "to the storage dtype again", overrides=overrides)
+
+
+# --------------------------------------------------------------------------- native spelling out
+# (and in: `from_native`, lax calls as written, is harness.adapters.jax_native's, imported above)
+
+
+def native_texts(case) -> tuple[nc.Spelled, ...]:
+    """Every way lax writes the case natively: the lax op step of `jax_padding.program`'s body for each
+    path (conv_general_dilated; conv_transpose(transpose_kernel=True); conv_general_dilated with
+    lhs_dilation, its rhs `wc` the forward kernel), `+ b.reshape(...)` as the body adds the bias, and
+    the rhs's shape in the case's layout. A grouped conv_transpose has no lax.conv_transpose call, and
+    at stride 1 the dilated form (lhs_dilation all 1) is a conv, read back as one: not written."""
+    found: dict[str, nc.Spelled] = {}
+    for path in ("lax", "conv_general_dilated"):
+        f = formulation(case, path)
+        if not f.native or (f.form == "dilated" and max(case.stride) == 1):
+            continue
+        op = op_steps(case, f)[-1]
+        text = pg.render(pg.Step(None, op.func, op.args, op.kwargs))
+        if case.bias:
+            reshape = bias_reshape(case)
+            text += " + " + pg.render(pg.Step(None, reshape.func, reshape.args, reshape.kwargs))
+        found.setdefault(text, nc.Spelled(text, rhs_shape(case, f.form)))
+    return tuple(found.values())
+
+
+def rhs_shape(case, form: str) -> tuple[int, ...]:
+    """The shape of the op's rhs in the case's layout: the canonical weight's, permuted; for the
+    dilated form the forward conv's kernel (C_out, C_in/g, *k)."""
+    shape = case.w_shape
+    if form == "dilated":
+        shape = (case.out_channels, case.in_channels // case.groups, *case.kernel)
+    return tuple(shape[a] for a in weight_permutation(case.ndim, case.layout))
