@@ -444,5 +444,4 @@ def native_texts(case) -> tuple[nc.Spelled, ...]:
     if not spelled.native:
         return ()
     step = _body(case, spelled)[0]
-    return (nc.Spelled(layer_text(case)), nc.Spelled(pg.render(pg.Step(None, step.func, step.args, step.kwargs)),
-                                                      case.w_shape))
+    return (nc.Spelled(layer_text(case)), nc.Spelled(pg.expression(step), case.w_shape))

@@ -353,10 +353,10 @@ def native_texts(case) -> tuple[nc.Spelled, ...]:
         if not f.native or (f.form == "dilated" and max(case.stride) == 1):
             continue
         op = op_steps(case, f)[-1]
-        text = pg.render(pg.Step(None, op.func, op.args, op.kwargs))
+        text = pg.expression(op)
         if case.bias:
             reshape = bias_reshape(case)
-            text += " + " + pg.render(pg.Step(None, reshape.func, reshape.args, reshape.kwargs))
+            text += " + " + pg.expression(reshape)
         found.setdefault(text, nc.Spelled(text, rhs_shape(case, f.form)))
     return tuple(found.values())
 

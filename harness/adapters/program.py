@@ -172,6 +172,11 @@ def render(step: Step) -> str:
 # --------------------------------------------------------------------------- running
 
 
+def expression(step: Step) -> str:
+    """The step's call as an expression, without its target: `torch.nn.functional.conv2d(x, w, ...)`."""
+    return render(Step(None, step.func, step.args, step.kwargs))
+
+
 def resolve(path: str, env: dict):
     head, *rest = path.split(".")
     value = env[head]

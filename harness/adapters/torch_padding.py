@@ -314,5 +314,4 @@ def native_texts(case) -> tuple[nc.Spelled, ...]:
     if not spelled.native:
         return ()
     call = _body(case, spelled)[0]
-    return (nc.Spelled(layer_text(case)), nc.Spelled(pg.render(pg.Step(None, call.func, call.args, call.kwargs)),
-                                                case.w_shape))
+    return (nc.Spelled(layer_text(case)), nc.Spelled(pg.expression(call), case.w_shape))
