@@ -29,9 +29,15 @@ def case(framework: str, text: str, input_size: list[int], batch: int = 1, dtype
             raise NativeError(f"{framework}'s layer takes its input channels from its input: give in_channels "
                               "(--in-channels)")
         fields["in_channels"] = in_channels
+    return checked({"id": case_id, "batch": batch, "input_size": list(input_size), "dtype": dtype, **fields},
+                   f"<{framework} call>")
+
+
+def checked(fields: dict, source: str) -> Case:
+    """The canonical case of `fields` (CaseSpec's, as a case file gives them), every error a NativeError
+    naming the field: shared by native spellings and a stack's conv layers (harness.stack.spec)."""
     try:
-        spec = CaseSpec(id=case_id, batch=batch, input_size=list(input_size), dtype=dtype, **fields)
-        return to_case(spec, f"<{framework} call>", 1)
+        return to_case(CaseSpec(**fields), source, 1)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise NativeError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None

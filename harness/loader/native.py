@@ -12,7 +12,7 @@ import importlib
 
 from harness.loader.common import FieldError
 
-# case-file key → pure module with from_native(text, input_size)
+# case-file key → pure module with from_native(text, input_size, weight_shape, in_channels) and native_texts(case)
 FRAMEWORKS = {"torch": "harness.adapters.torch_padding", "tensorflow": "harness.adapters.tf_padding",
               "keras": "harness.adapters.keras_padding", "jax": "harness.adapters.jax_padding",
               "flax": "harness.adapters.flax_padding", "onnx": "harness.adapters.onnx_padding",

@@ -13,12 +13,8 @@ spelling (`{torch: "nn.ConvTranspose2d(512, 256, 4, 2, 1)"}`, `{tensorflow: "...
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
-from harness.case import CaseError
-from harness.loader.common import FieldError
 from harness.loader.native import FRAMEWORKS, WEIGHT_SHAPE
-from harness.loader.schema import OP_PATTERN, CaseSpec, to_case
+from harness.loader.schema import OP_PATTERN
 from harness.stack import model as m
 
 SIMPLE = ("relu", "tanh", "sigmoid")
@@ -43,17 +39,17 @@ def _kind_and_params(index: int, entry) -> tuple[str, object, str | None]:
 
 def _conv(index: int, kind: str, params, shape, batch: int):
     """A canonical conv entry (`conv2d: {...}`) at this point of the stack."""
+    from harness import native
+    from harness.adapters.native_call import NativeError
+
     if not isinstance(params, dict):
         raise m.StackError(index, kind, "a conv layer's fields are a mapping (out_channels, kernel, stride, ...)")
     fields = {"id": f"layer{index}", "op": kind, "batch": batch, "in_channels": shape[0],
               "input_size": list(shape[1:]), "dtype": "float64", **params}
     try:
-        return to_case(CaseSpec.model_validate(fields), "<stack>", index)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise m.StackError(index, kind, f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-    except (FieldError, CaseError) as exc:
-        raise m.StackError(index, kind, str(exc)) from None
+        return native.checked(fields, "<stack>")
+    except NativeError as exc:
+        raise m.StackError(index, kind, exc.message) from None
 
 
 def _native(index: int, params: dict, shape, batch: int):
