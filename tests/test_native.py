@@ -5,6 +5,7 @@ located by column; and `harness solve --mirror`."""
 
 from __future__ import annotations
 
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,10 @@ FIELDS = ("op", "ndim", "in_channels", "out_channels", "kernel", "stride", "dila
           "input_size", "output_size")
 
 
+@lru_cache(maxsize=1)
 def _library():
     cases, _ = loader.load_paths([ROOT / "cases"])
-    return cases
+    return tuple(cases)
 
 
 def _torch_native_cases():
@@ -31,9 +33,11 @@ def _torch_native_cases():
     return [c for c in cases if tp.spelling(c).native and c.layout == "channels_first"]
 
 
+@cache
 def _native_texts(framework: str):
-    """(case, spelled) for every library case and every way `framework` writes it."""
-    return [(c, t) for c in _library() for t in vocabulary(framework).native_texts(c)]
+    """(case, spelled) for every library case and every way `framework` writes it (the tests of every
+    vocabulary share them)."""
+    return tuple((c, t) for c in _library() for t in vocabulary(framework).native_texts(c))
 
 
 def test_every_vocabulary_reads_and_writes():
@@ -164,10 +168,11 @@ def test_cli_mirror(capsys):
 SEED_COMMIT = "2133290"  # the last commit with the seed files in canonical fields only
 
 
-@pytest.mark.parametrize("name", ["pytorch_examples", "anisotropic", "dcgan"])
+@pytest.mark.parametrize("name", ["pytorch_examples", "anisotropic", "dcgan", "tf_conv2d_transpose"])
 def test_the_seeds_in_their_authors_spelling_are_the_same_cases(name):
-    """cases/seed/*.yaml, now written as the authors' PyTorch / Chainer calls, load to the canonical
-    cases they held in canonical fields (git show of the file before; all but line and description)."""
+    """cases/seed/*.yaml, now written as the authors' PyTorch / TensorFlow / Chainer calls, load to exactly
+    the canonical cases they held in canonical fields (git show of the file before; all but line and
+    description)."""
     import subprocess
     from dataclasses import fields
 

@@ -7,7 +7,6 @@ and refuse; refusals name their column."""
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -17,13 +16,8 @@ from harness.adapters import flax_padding as fp
 from harness.adapters import jax_padding as jp
 from harness.adapters.native_call import NativeError, parse_call
 from harness.inputs import make_inputs
-from tests.test_native import FIELDS, _assert_refused, _library
+from tests.test_native import FIELDS, _assert_refused, _native_texts
 from tests.test_native_jax import STRICTER, _from_forward, _oracle
-
-
-@lru_cache(maxsize=1)
-def _spelled():
-    return tuple((c, t) for c in _library() for t in fp.native_texts(c))
 
 
 def _fields(case) -> dict:
@@ -32,7 +26,7 @@ def _fields(case) -> dict:
 
 def test_canonical_to_flax_to_canonical_is_the_identity():
     """Exactly, padding included (flax is channels-last whatever the case's layout)."""
-    pairs = _spelled()
+    pairs = _native_texts("flax")
     for case, spelled in pairs:
         back = native.case("flax", spelled.text, list(case.input_size), batch=case.batch, in_channels=case.in_channels)
         assert _fields(back) == _fields(case) and back.layout == "channels_last", (case.id, spelled)
@@ -112,7 +106,7 @@ def test_flax_builds_the_printed_layers_and_computes_the_oracles_values(flax):
     in float64 with the canonical weights, gives the oracle's y."""
     import jax
 
-    pairs = _spelled()
+    pairs = _native_texts("flax")
     for case, spelled in [p for p in pairs if p[1].text.startswith("nn.")] + [p for p in pairs if "nnx" in p[1].text][::5]:
         x = jax.ShapeDtypeStruct(_last(np.zeros(case.x_shape, np.int8)).shape, np.float32)
         y, kernel = jax.eval_shape(lambda x, text=spelled.text: _abstract(flax, text, x), x)

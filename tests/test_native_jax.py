@@ -7,7 +7,6 @@ name their column."""
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -18,15 +17,9 @@ from harness.adapters import jax_padding as jp
 from harness.adapters import native_call as nc
 from harness.adapters.native_call import NativeError
 from harness.inputs import make_inputs
-from tests.test_native import FIELDS, ROOT, _assert_refused, _library
+from tests.test_native import FIELDS, ROOT, _assert_refused, _native_texts
 
 SAME = FIELDS + ("layout",)
-
-
-@lru_cache(maxsize=1)
-def _spelled():
-    """(case, spelled) for every library case and every way lax writes it."""
-    return tuple((c, t) for c in _library() for t in jp.native_texts(c))
 
 
 def _fields(case) -> dict:
@@ -35,7 +28,7 @@ def _fields(case) -> dict:
 
 def test_canonical_to_lax_to_canonical_is_the_identity():
     """Exactly, padding and layout included: lax takes every canonical padding as explicit pairs."""
-    pairs = _spelled()
+    pairs = _native_texts("jax")
     for case, spelled in pairs:
         back = native.case("jax", spelled.text, list(case.input_size), batch=case.batch,
                            weight_shape=spelled.weight_shape)
@@ -173,7 +166,7 @@ def test_lax_to_canonical_to_lax_computes_the_same(jax, text, shape, size):
 def test_lax_runs_the_printed_texts_with_the_cases_shapes_and_the_oracles_values(jax):
     """Every printed text, traced by lax with the case's arrays (jax.eval_shape: no compilation), gives
     the case's output shape in its layout; a sample of the smaller cases, run in float64, the oracle's y."""
-    pairs = _spelled()
+    pairs = _native_texts("jax")
     for case, spelled in pairs:
         arrays = _printed_arrays(case, *(np.zeros(s, np.float32) for s in (case.x_shape, case.w_shape)),
                                  np.zeros(case.out_channels, np.float32))

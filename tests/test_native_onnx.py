@@ -35,15 +35,9 @@ from harness.adapters import onnx_padding as op
 from harness.adapters.native_call import NativeError
 from harness.inputs import inputs_for_dtype, make_inputs
 from harness.status import Status
-from tests.test_native import FIELDS, _assert_refused, _library
+from tests.test_native import FIELDS, _assert_refused, _library, _native_texts
 
 MAKE_NODE = "onnx.helper.make_node"
-
-
-@lru_cache(maxsize=1)
-def _spelled():
-    """(case, spelled) for every library case and every way ONNX writes it."""
-    return tuple((c, t) for c in _library() for t in op.native_texts(c))
 
 
 def _fields(case) -> dict:
@@ -59,7 +53,7 @@ def test_the_reader_is_pure():
 def test_canonical_to_onnx_to_canonical_is_the_identity():
     """Exactly, padding included (conv pads and transposed crops are ONNX's own, or the auto_pad's word).
     Every library case but the emulated ones (an input crop, a negative start crop, zeros >= stride)."""
-    pairs = _spelled()
+    pairs = _native_texts("onnx")
     for case, spelled in pairs:
         back = native.case("onnx", spelled.text, list(case.input_size), batch=case.batch,
                            weight_shape=spelled.weight_shape)
@@ -98,7 +92,7 @@ def test_the_reading_is_the_spec_where_the_spec_is_defined():
 def test_the_printed_node_is_the_programs_node():
     """`native_texts` is the make_node step the adapter's program runs (printed as `node = ...`); an
     emulated case (an input crop, a negative start crop, zeros >= stride) has none."""
-    for case, spelled in _spelled()[::5]:
+    for case, spelled in _native_texts("onnx")[::5]:
         assert f"node = {spelled.text}\n" in op.program(case, "float32")[0].source(), case.id
     emulated = [c for c in _library() if not op.spelling(c).native]
     assert emulated and all(op.native_texts(c) == () for c in emulated)
@@ -191,7 +185,7 @@ def test_both_runtimes_compute_the_printed_nodes_like_the_oracle():
     from harness.adapters import onnx_adapter as oa
 
     known = {"onnxruntime": 0, "reference": 0}
-    pairs = [(c, t) for c, t in _spelled() if _macs(c) <= 10**5]
+    pairs = [(c, t) for c, t in _native_texts("onnx") if _macs(c) <= 10**5]
     for case, spelled in pairs:
         for runtime, dtype in (("onnxruntime", "float32"), ("reference", "float64")):
             y, expected = _library_run(onnx, case, spelled, runtime)

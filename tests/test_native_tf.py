@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import subprocess
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from harness import loader, native, oracle
+from harness import native, oracle
 from harness.adapters import tf_native as tn
 from harness.adapters import tf_padding as tp
 from harness.adapters.base import inverse_permutation
 from harness.adapters.native_call import NativeError
 from harness.runner import reference
-from tests.test_native import SEED_COMMIT, _assert_refused
+from tests.test_native import _assert_refused, _native_texts
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ("op", "ndim", "batch", "in_channels", "out_channels", "kernel", "stride", "dilation", "groups", "bias",
@@ -46,11 +44,6 @@ def tf():
     return pytest.importorskip("tensorflow")
 
 
-def _library_texts():
-    cases, _ = loader.load_paths([ROOT / "cases"])
-    return [(c, s) for c in cases for s in tp.native_texts(c)]
-
-
 def _read(text, input_size, weight_shape, in_channels=None, batch=1):
     return native.case("tensorflow", text, list(input_size), batch=batch, in_channels=in_channels,
                        weight_shape=list(weight_shape))
@@ -66,7 +59,7 @@ def test_canonical_to_tf_to_canonical_is_the_identity():
     same case, batch included. The padding comes back exactly (no unused trailing
     padding to forgive: TF's words and lists are the canonical pairs themselves); the layout comes back
     channels_last, the data format the adapter runs."""
-    pairs = _library_texts()
+    pairs = _native_texts("tensorflow")
     for case, spelled in pairs:
         back = _read(spelled.text, case.input_size, spelled.weight_shape, case.in_channels, case.batch)
         assert not _same(back, case, GEOMETRY), (case.id, spelled, _same(back, case, GEOMETRY))
@@ -122,7 +115,7 @@ def test_tf_computes_the_printed_texts_like_the_oracle(tf):
     printed shape), give the case's output shape and, for a subset, the oracle's y. What TF's CPU
     kernels refuse in both dtypes is a CPU limit (groups in 3D; a dilated transposed conv with a padding
     list, which only Eigen's kernel takes), not the spelling."""
-    pairs = [(c, s) for c, s in _library_texts() if c.nbytes_float64 < 2**21]
+    pairs = [(c, s) for c, s in _native_texts("tensorflow") if c.nbytes_float64 < 2**21]
     checked = values = limited = 0
     for n, (case, spelled) in enumerate(pairs):
         ref = reference(case, "float64")
@@ -446,22 +439,8 @@ def test_a_transposed_call_needs_the_input_size():
 
 
 @pytest.mark.parametrize("name", ["tf_conv2d_transpose", "dcgan"])
-def test_the_tf_seeds_in_their_authors_spelling_are_the_same_cases(name):
-    """cases/seed/tf_conv2d_transpose.yaml and the tf_dcgan_* layers of dcgan.yaml, written as TF calls,
-    load to exactly the canonical cases they held in canonical fields (git show of the file at
-    SEED_COMMIT; every field but line and description): the calls give no data_format, so TF's NHWC
-    reads their shapes and the cases keep the default layout they ran in."""
-    path = f"cases/seed/{name}.yaml"
-    try:
-        before = subprocess.run(["git", "show", f"{SEED_COMMIT}:{path}"], capture_output=True, text=True,
-                                check=True, cwd=ROOT).stdout
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        pytest.skip("no git history here")
-    new, errors = loader.load_paths([ROOT / path])
-    old, old_errors = loader.load_text(before, str(ROOT / path))
-    assert not errors and not old_errors and len(new) == len(old) > 0
-    assert (ROOT / path).read_text().count("tensorflow: ") == 4
-    skip = {"line", "description"}
-    for a, b in zip(new, old):
-        assert {f.name: getattr(a, f.name) for f in fields(a) if f.name not in skip} == {
-            f.name: getattr(b, f.name) for f in fields(b) if f.name not in skip}, a.id
+def test_the_tf_seeds_are_written_as_tf_calls(name):
+    """cases/seed/tf_conv2d_transpose.yaml and the tf_dcgan_* layers of dcgan.yaml are TF calls; that they
+    load to exactly the canonical cases they were is tests/test_native.py's seed test (the calls give no
+    data_format, so TF's NHWC reads their shapes and the cases keep the default layout they ran in)."""
+    assert (ROOT / f"cases/seed/{name}.yaml").read_text().count("tensorflow: ") == 4
