@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness import compare as cmp
 from harness import oracle
 from harness import precision as prec
 from harness.inputs import UNIT_ROUNDOFF, round_to_dtype
@@ -151,13 +152,10 @@ def local_scale(layer: Layer, p: dict, x: np.ndarray) -> np.ndarray:
 
 
 def reduction_length(layer: Layer) -> int:
-    """K of the layer's longest sum (the gamma_K of its bound); 1 for an elementwise layer."""
+    """K of the layer's longest sum (the gamma_K of its bound): a conv's y as a single case counts it
+    (harness.compare.reduction_lengths); a linear layer's inputs (+ bias); 1 for an elementwise layer."""
     if layer.case is not None:
-        c = layer.case
-        taps = int(np.prod(c.kernel)) * (c.in_channels // c.groups)
-        if c.is_transpose:  # each output sums at most ceil(k/s) taps per axis over the input channels
-            taps = int(np.prod([-(-k // s) for k, s in zip(c.kernel, c.stride)])) * (c.in_channels // c.groups)
-        return taps + (1 if c.bias else 0)
+        return cmp.reduction_lengths(layer.case)["y"]
     if layer.kind == "linear":
         return layer.in_shape[0] + (1 if layer.bias else 0)
     return 1
