@@ -67,13 +67,6 @@ class Layer:
         return ACTIVATIONS.get(self.kind, 1.0)
 
 
-def _conv_layer(index: int, kind: str, name: str, shape: tuple[int, ...], case: Case) -> Layer:
-    want = (case.in_channels, *case.input_size)
-    if tuple(shape) != want:
-        raise StackError(index, kind, f"takes input (C, *spatial) = {want}, but the layer before gives {tuple(shape)}")
-    return Layer(index, kind, name, tuple(shape), (case.out_channels, *case.output_size), case=case)
-
-
 def unpool_case(shape: tuple[int, ...], kernel, stride, pad, cover_all: bool, batch: int) -> Case:
     """Chainer's unpooling_nd as a canonical transposed conv: depthwise (groups = C), no bias, crops
     (p, p) or, with cover_all, (p, p + s - 1)."""
@@ -117,7 +110,10 @@ def upsample(index: int, name: str, shape, scale) -> Layer:
 
 def conv_like(index: int, kind: str, name: str, shape, case: Case, cover_all: bool = False) -> Layer:
     """A conv / conv_transpose layer (or an unpool's depthwise transposed conv) checked against `shape`."""
-    layer = _conv_layer(index, kind, name, shape, case)
-    if min(layer.out_shape[1:]) < 1:
-        raise StackError(index, kind, f"gives an empty output {layer.out_shape}")
-    return Layer(index, kind, name, layer.in_shape, layer.out_shape, case=case, cover_all=cover_all)
+    want = (case.in_channels, *case.input_size)
+    if tuple(shape) != want:
+        raise StackError(index, kind, f"takes input (C, *spatial) = {want}, but the layer before gives {tuple(shape)}")
+    out = (case.out_channels, *case.output_size)
+    if min(out[1:]) < 1:
+        raise StackError(index, kind, f"gives an empty output {out}")
+    return Layer(index, kind, name, want, out, case=case, cover_all=cover_all)
