@@ -326,3 +326,25 @@ def test_a_functional_call_in_a_case_file_takes_weight_shape_beside_it(tmp_path)
     assert "case 'missing' field 'weight_shape': conv2d takes its weight as a tensor: give weight_shape" in str(errors[0])
     assert "field 'weight_shape': weight_shape [8, 4, 3, 3]: its first axis must divide by groups=3" in str(errors[1])
     assert "field 'weight_shape': weight_shape goes beside a functional call" in str(errors[2])
+
+
+def test_translate_from_a_functional_call_converts_weights_from_its_own_layout(capsys):
+    """--from tensorflow with the filter's shape: the weight conversions start from TF's layout, and the
+    torch spelling of the same layer agrees with the oracle."""
+    call = "tf.nn.bias_add(tf.nn.conv2d_transpose(x, w, output_shape=[1, 6, 6, 1], strides=[1, 2, 2, 1]), b)"
+    assert cli.main(["translate", "--from", "tensorflow", call, "--weight-shape", "2", "2", "1", "1",
+                     "--input-size", "3", "3", "-f", "torch"]) == 0
+    out = capsys.readouterr().out
+    assert "# weights from tensorflow's layout" in out and "w_torch = numpy.transpose(w_tf, (3, 2, 0, 1))" in out
+    assert "verdict: agrees with the oracle (y, dx, dw, db" in out
+
+
+def test_mirror_of_a_functional_encoder_is_its_functional_adjoint(capsys):
+    torch = pytest.importorskip("torch")
+    assert cli.main(["solve", "--mirror", "F.conv2d(x, w, stride=2, padding=1)", "--weight-shape", "32", "1", "3", "3",
+                     "--input-size", "28", "28", "-f", "torch", "--calls", "0"]) == 0
+    out = capsys.readouterr().out
+    text = next(line.strip() for line in out.splitlines() if "conv_transpose2d(x, w" in line)
+    assert "with weight_shape [32, 1, 3, 3] (the encoder's weight is its adjoint's)" in out
+    y = eval(text, {"torch": torch, "x": torch.zeros(1, 32, 14, 14), "w": torch.zeros(32, 1, 3, 3)})  # noqa: S307
+    assert tuple(y.shape) == (1, 1, 28, 28)
