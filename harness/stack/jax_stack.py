@@ -11,7 +11,7 @@ import numpy as np
 from harness.adapters import program as pg
 from harness.adapters.jax_padding import program as jax_program
 from harness.stack.model import Layer
-from harness.stack.reference import StackReference
+from harness.stack.reference import StackReference, with_skip
 
 NAME = "jax"
 TRAINED = ("w", "b", "gamma", "beta")
@@ -23,6 +23,11 @@ def _layer(jax, layer: Layer, p: dict, h, dtype: str):
         w = p["w"] if k != "unpool" else jnp.ones(layer.case.w_shape, dtype)
         prog, _ = jax_program(layer.case, dtype)
         return pg.execute(prog.body, {"jax": jax, "jnp": jnp, "x": h, "w": w, "b": p.get("b")})["y"]
+    if k == "concat":
+        return jnp.concatenate([h, p["skip"]], axis=1)
+    if k == "condition":
+        c = p["c"].reshape(*p["c"].shape, *([1] * (h.ndim - 2)))
+        return jnp.concatenate([h, jnp.broadcast_to(c, (h.shape[0], layer.features, *h.shape[2:]))], axis=1)
     if k == "linear":
         y = jnp.dot(h, p["w"].T, precision=jax.lax.Precision.HIGHEST)
         return y + p["b"] if "b" in p else y
@@ -55,7 +60,7 @@ def run(layers: list[Layer], ref: StackReference, dtype: str) -> dict:
     def forward(x, params):
         h, outs = x, []
         for layer, p, q in zip(layers, params, fixed):
-            h = _layer(jax, layer, {**p, **q}, h, dtype)
+            h = _layer(jax, layer, with_skip(layer, {**p, **q}, outs), h, dtype)
             outs.append(h)
         return h, outs
 

@@ -37,9 +37,9 @@ def _ratio(err: np.ndarray, bound: np.ndarray) -> float:
 
 def verdicts(layers: list[Layer], ref: StackReference, outputs: list[np.ndarray], dtype: str) -> list[LayerVerdict]:
     """Every layer's end-to-end and local ratio, from a framework's per-layer `outputs` (float64)."""
-    out, prev = [], ref.x
-    for layer, p, got, want, bound in zip(layers, ref.params, outputs, ref.outputs, ref.bounds):
-        got = np.asarray(got, dtype=np.float64)
+    out, prev, own = [], ref.x, [np.asarray(o, dtype=np.float64) for o in outputs]
+    for layer, p, got, want, bound in zip(layers, ref.params, own, ref.outputs, ref.bounds):
+        p = ref_mod.with_skip(layer, p, own)
         if got.shape != want.shape:
             raise ValueError(f"layer {layer.index} ({layer.name}): shape {got.shape} where the oracle has {want.shape}")
         local_ref = ref_mod.apply(layer, p, prev)

@@ -19,6 +19,14 @@ from harness.case import Case
 ACTIVATIONS = {"relu": 1.0, "tanh": 1.0, "sigmoid": 0.25}  # the largest |f'|: how far an error grows
 
 
+class StackUnsupported(Exception):
+    """A framework cannot express one layer of a stack (the whole stack is then `unsupported`)."""
+
+    def __init__(self, index: int, kind: str, reason: str):
+        self.index, self.kind, self.reason = index, kind, reason
+        super().__init__(f"layer {index} ({kind}): {reason}")
+
+
 class StackError(ValueError):
     def __init__(self, index: int | None, kind: str, message: str):
         self.index, self.kind, self.message = index, kind, message
@@ -32,7 +40,9 @@ class Layer:
     kinds: conv / conv_transpose (`case`: the canonical case at this layer's shapes, batch included),
     relu / tanh / sigmoid / leaky_relu (`slope`), batch_norm (`eps`; inference, seeded statistics),
     linear (`features`, `bias`), reshape, upsample (`scale`, nearest), unpool (`case`: its depthwise
-    transposed conv, `cover_all`).
+    transposed conv, `cover_all`), concat (the output of the earlier layer `source` appended along the
+    channels: a U-Net's skip), condition (`features` seeded condition values per sample, broadcast over
+    the spatial axes and appended along the channels: a conditional GAN's label).
     """
 
     index: int
@@ -47,6 +57,7 @@ class Layer:
     bias: bool = True
     scale: tuple[int, ...] = ()
     cover_all: bool = False
+    source: int | None = None
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -117,3 +128,21 @@ def conv_like(index: int, kind: str, name: str, shape, case: Case, cover_all: bo
     if min(out[1:]) < 1:
         raise StackError(index, kind, f"gives an empty output {out}")
     return Layer(index, kind, name, want, out, case=case, cover_all=cover_all)
+
+
+def concat(index: int, name: str, shape, source: int, earlier: list[Layer]) -> Layer:
+    """The output of the earlier layer `source` appended to this input along the channels."""
+    if not isinstance(source, int) or isinstance(source, bool) or not 0 <= source < index:
+        raise StackError(index, "concat", f"from: the index of an earlier layer (0 to {index - 1}), not {source!r}")
+    other = earlier[source].out_shape
+    if len(other) != len(shape) or other[1:] != tuple(shape[1:]):
+        raise StackError(index, "concat", f"layer {source} ({earlier[source].name}) gives {other}, which does not "
+                         f"fit {tuple(shape)} along the spatial axes")
+    return Layer(index, "concat", name, tuple(shape), (shape[0] + other[0], *shape[1:]), source=source)
+
+
+def condition(index: int, name: str, shape, features: int) -> Layer:
+    """`features` condition channels per sample, broadcast over the spatial axes, appended to the input."""
+    if not isinstance(features, int) or isinstance(features, bool) or features < 1:
+        raise StackError(index, "condition", f"features: a positive int, not {features!r}")
+    return Layer(index, "condition", name, tuple(shape), (shape[0] + features, *shape[1:]), features=features)

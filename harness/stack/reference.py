@@ -31,9 +31,10 @@ def _rng(stack_id: str, index: int, seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def make_params(stack_id: str, layers: list[Layer], dtype: str, seed: int = 0) -> list[dict[str, np.ndarray]]:
+def make_params(stack_id: str, layers: list[Layer], dtype: str, seed: int = 0, batch: int = 1) -> list[dict[str, np.ndarray]]:
     """Seeded parameters per layer, scaled by 1/sqrt(fan-in) so magnitudes stay near 1 through depth,
-    rounded to `dtype` (every framework gets the same values, exact in its dtype)."""
+    rounded to `dtype` (every framework gets the same values, exact in its dtype); a condition layer's
+    values `c` (batch, features) are fixed inputs, not trained."""
     out = []
     for layer in layers:
         rng, p = _rng(stack_id, layer.index, seed), {}
@@ -51,6 +52,8 @@ def make_params(stack_id: str, layers: list[Layer], dtype: str, seed: int = 0) -
             c = layer.in_shape[0]
             p = {"gamma": 1 + 0.1 * rng.standard_normal(c), "beta": 0.1 * rng.standard_normal(c),
                  "mean": 0.1 * rng.standard_normal(c), "var": rng.uniform(0.5, 1.5, c)}
+        elif layer.kind == "condition":
+            p["c"] = rng.standard_normal((batch, layer.features))
         out.append({k: round_to_dtype(v, dtype) for k, v in p.items()})
     return out
 
@@ -59,9 +62,30 @@ def _channel(v: np.ndarray, ndim: int) -> np.ndarray:
     return v.reshape(1, -1, *([1] * (ndim - 2)))
 
 
+def with_skip(layer: Layer, p: dict, outputs: list, bounds: list | None = None) -> dict:
+    """A concat layer's parameters with the earlier output it appends (`skip`) and that output's
+    bound (`skip_bound`); any other layer's as they are."""
+    if layer.kind != "concat":
+        return p
+    extra = {"skip": outputs[layer.source]}
+    if bounds is not None:
+        extra["skip_bound"] = bounds[layer.source]
+    return {**p, **extra}
+
+
+def appended(layer: Layer, p: dict, x: np.ndarray) -> np.ndarray:
+    """What a concat or condition layer appends to x along the channels."""
+    if layer.kind == "concat":
+        return p["skip"]
+    c = p["c"].reshape(*p["c"].shape, *([1] * (x.ndim - 2)))
+    return np.broadcast_to(c, (x.shape[0], layer.features, *x.shape[2:]))
+
+
 def apply(layer: Layer, p: dict, x: np.ndarray) -> np.ndarray:
-    """The layer on x (float64, channels-first)."""
+    """The layer on x (float64, channels-first); a concat's `p` carries its `skip` (with_skip)."""
     k = layer.kind
+    if k in ("concat", "condition"):
+        return np.concatenate([x, appended(layer, p, x)], axis=1)
     if k in ("conv", "conv_transpose", "unpool"):
         c = layer.case
         f = oracle.conv if k == "conv" else oracle.conv_transpose
@@ -90,8 +114,12 @@ def apply(layer: Layer, p: dict, x: np.ndarray) -> np.ndarray:
 
 
 def vjp(layer: Layer, p: dict, x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(dx, {parameter: gradient}) of the layer at x for the cotangent g."""
+    """(dx, {parameter: gradient}) of the layer at x for the cotangent g; a concat's `skip` entry is the
+    cotangent of the earlier output it appended."""
     k = layer.kind
+    if k in ("concat", "condition"):
+        c = x.shape[1]
+        return g[:, :c], ({"skip": g[:, c:]} if k == "concat" else {})
     if k in ("conv", "conv_transpose", "unpool"):
         w = p["w"] if k != "unpool" else np.ones(layer.case.w_shape)
         out = oracle.forward_and_vjp(layer.case, x, w, p.get("b"), g)
@@ -126,6 +154,10 @@ def vjp(layer: Layer, p: dict, x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray
 def propagate(layer: Layer, p: dict, bound: np.ndarray) -> np.ndarray:
     """|J|·bound: how far an error of at most `bound` (elementwise) in the input can move the output."""
     k = layer.kind
+    if k == "concat":
+        return np.concatenate([bound, p["skip_bound"]], axis=1)
+    if k == "condition":  # the condition is exact
+        return np.concatenate([bound, np.zeros_like(appended(layer, p, bound))], axis=1)
     if k in ("conv", "conv_transpose", "unpool"):
         return apply(layer, {"w": np.abs(p["w"])} if "w" in p else {}, bound)
     if k == "batch_norm":
@@ -139,9 +171,10 @@ def propagate(layer: Layer, p: dict, bound: np.ndarray) -> np.ndarray:
 
 def local_scale(layer: Layer, p: dict, x: np.ndarray) -> np.ndarray:
     """What the layer's own rounding error scales with: |x| ⋆ |w| + |b| for a conv or linear layer,
-    (|x| + |mean|)·|alpha| + |beta| for batch norm, |y| for an activation (reshape and upsample copy: 0)."""
+    (|x| + |mean|)·|alpha| + |beta| for batch norm, |y| for an activation (reshape, upsample, concat and
+    condition copy: 0)."""
     k = layer.kind
-    if k in ("reshape", "upsample"):
+    if k in ("reshape", "upsample", "concat", "condition"):
         return np.zeros((x.shape[0], *layer.out_shape))
     if k in ("conv", "conv_transpose", "unpool", "linear"):
         return apply(layer, {n: np.abs(v) for n, v in p.items()}, np.abs(x))
@@ -188,6 +221,7 @@ class StackReference:
 def forward(layers: list[Layer], params, x: np.ndarray, dtype: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     outputs, bounds, h, b = [], [], x, np.zeros_like(x)
     for layer, p in zip(layers, params):
+        p = with_skip(layer, p, outputs, bounds)
         b = local_bound(layer, p, h, dtype) + propagate(layer, p, b)
         h = apply(layer, p, h)
         outputs.append(h)
@@ -196,9 +230,14 @@ def forward(layers: list[Layer], params, x: np.ndarray, dtype: str) -> tuple[lis
 
 
 def backward(layers: list[Layer], params, x: np.ndarray, outputs, g: np.ndarray):
-    grads = [None] * len(layers)
+    """dx and every layer's parameter gradients; a concat's skip cotangent joins its source layer's."""
+    grads: list = [None] * len(layers)
+    pending = [0.0] * len(layers)  # cotangents reaching a layer's output through a later concat
     for i in reversed(range(len(layers))):
+        g = g + pending[i]
         g, grads[i] = vjp(layers[i], params[i], outputs[i - 1] if i else x, g)
+        if "skip" in grads[i]:
+            pending[layers[i].source] = pending[layers[i].source] + grads[i].pop("skip")
     return g, grads
 
 
@@ -206,7 +245,7 @@ def reference(stack_id: str, layers: list[Layer], batch: int, dtype: str, seed: 
     """The oracle's stack on seeded inputs rounded to `dtype` (x, parameters and the cotangent)."""
     rng = _rng(stack_id, -1, seed)
     x = round_to_dtype(rng.standard_normal((batch, *layers[0].in_shape)), dtype)
-    params = make_params(stack_id, layers, dtype, seed)
+    params = make_params(stack_id, layers, dtype, seed, batch)
     outputs, bounds = forward(layers, params, x, dtype)
     g = round_to_dtype(rng.standard_normal(outputs[-1].shape), dtype)
     dx, grads = backward(layers, params, x, outputs, g)

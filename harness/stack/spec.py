@@ -3,7 +3,8 @@
 
 Each entry is an activation's name (`relu`, `tanh`, `sigmoid`), or a one-key mapping: `{leaky_relu:
 {slope: 0.2}}`, `{batch_norm: {eps: 1e-5}}`, `{linear: {out_features: 8192, bias: true}}`, `{reshape:
-[512, 4, 4]}`, `{upsample: {scale: 2}}`, `{unpool: {ksize: 2, stride: 2, pad: 0, cover_all: true}}`,
+[512, 4, 4]}`, `{upsample: {scale: 2}}`, `{unpool: {ksize: 2, stride: 2, pad: 0, cover_all: true}}`, `{concat: {from:
+3}}` (layer 3's output appended along the channels), `{condition: {features: 10}}` (a broadcast label),
 a conv in canonical fields (`{conv_transpose2d: {out_channels: 256, kernel: 5, stride: 2, padding:
 same, output_shape: [8, 8]}}`: in_channels and input_size come from the layer before), or a native
 spelling (`{torch: "nn.ConvTranspose2d(512, 256, 4, 2, 1)"}`, `{tensorflow: "...", weight_shape:
@@ -71,8 +72,8 @@ def _mapping(index: int, kind: str, params) -> dict:
     return params
 
 
-def layer(index: int, entry, shape: tuple[int, ...], batch: int) -> m.Layer:
-    """One entry of `layers:` on inputs of `shape` (per sample)."""
+def layer(index: int, entry, shape: tuple[int, ...], batch: int, earlier: list[m.Layer] = ()) -> m.Layer:
+    """One entry of `layers:` on inputs of `shape` (per sample), after the `earlier` layers."""
     kind, params, name = _kind_and_params(index, entry)
     name = str(name or kind if kind != "native" else name or params["framework"])
     if kind in SIMPLE:
@@ -91,6 +92,10 @@ def layer(index: int, entry, shape: tuple[int, ...], batch: int) -> m.Layer:
         return m.linear(index, name, shape, int(p["out_features"]), bool(p.get("bias", True)))
     if kind == "upsample":
         return m.upsample(index, name, shape, p.get("scale", 2))
+    if kind == "concat":
+        return m.concat(index, name, shape, p.get("from"), list(earlier))
+    if kind == "condition":
+        return m.condition(index, name, shape, p.get("features"))
     if kind == "unpool":
         cover_all = bool(p.get("cover_all", True))  # chainer.functions.unpooling_nd's default
         case = m.unpool_case(shape, p.get("ksize", 2), p.get("stride", p.get("ksize", 2)), p.get("pad", 0),
@@ -98,7 +103,7 @@ def layer(index: int, entry, shape: tuple[int, ...], batch: int) -> m.Layer:
         return m.conv_like(index, "unpool", name, shape, case, cover_all=cover_all)
     raise m.StackError(index, kind, "unknown layer; allowed: conv*/conv_transpose* fields, a native spelling ("
                        f"{', '.join(FRAMEWORKS)}), {', '.join(SIMPLE)}, leaky_relu, batch_norm, linear, reshape, "
-                       "upsample, unpool")
+                       "upsample, unpool, concat, condition")
 
 
 def layers(input_shape, entries, batch: int) -> list[m.Layer]:
@@ -107,6 +112,6 @@ def layers(input_shape, entries, batch: int) -> list[m.Layer]:
         raise m.StackError(None, "layers", "layers: a non-empty list")
     out, shape = [], tuple(input_shape)
     for i, entry in enumerate(entries):
-        out.append(layer(i, entry, shape, batch))
+        out.append(layer(i, entry, shape, batch, out))
         shape = out[-1].out_shape
     return out

@@ -8,9 +8,10 @@ from __future__ import annotations
 from harness.adapters import program as pg
 from harness.adapters import torch_padding as tp
 from harness.stack.model import Layer
-from harness.stack.reference import StackReference
+from harness.stack.reference import StackReference, with_skip
 
 NAME = "torch"
+TRAINED = ("w", "b", "gamma", "beta")
 
 
 def _layer(torch, layer: Layer, p: dict, h, dtype):
@@ -21,6 +22,8 @@ def _layer(torch, layer: Layer, p: dict, h, dtype):
         env = {"torch": torch, "x": h, "w": w, "b": p.get("b")}
         prog, _ = tp.program(layer.case, str(dtype).removeprefix("torch."))
         return pg.execute(prog.body, env)["y"]
+    if k in ("concat", "condition"):
+        return torch.cat([h, _appended(layer, p, h)], dim=1)
     if k == "linear":
         return F.linear(h, p["w"], p.get("b"))
     if k == "reshape":
@@ -36,17 +39,24 @@ def _layer(torch, layer: Layer, p: dict, h, dtype):
     raise ValueError(f"torch has no stack layer {k!r}")
 
 
+def _appended(layer: Layer, p: dict, h):
+    if layer.kind == "concat":
+        return p["skip"]
+    c = p["c"].reshape(*p["c"].shape, *([1] * (h.ndim - 2)))
+    return c.expand(h.shape[0], layer.features, *h.shape[2:])
+
+
 def run(layers: list[Layer], ref: StackReference, dtype: str, override=None) -> dict:
     """{outputs: per layer (float64 NumPy), dx, grads: per layer {parameter: gradient}}. `override`
     ({layer index: fn(torch, layer, params, h) -> tensor}) replaces a layer (the tests' wrong layer)."""
     import torch
 
     tdt = getattr(torch, dtype)
-    trained = ("w", "b", "gamma", "beta")
-    leaves = [{n: torch.tensor(v, dtype=tdt, requires_grad=n in trained) for n, v in p.items()} for p in ref.params]
+    leaves = [{n: torch.tensor(v, dtype=tdt, requires_grad=n in TRAINED) for n, v in p.items()} for p in ref.params]
     x = torch.tensor(ref.x, dtype=tdt, requires_grad=True)
     h, outs = x, []
     for layer, p in zip(layers, leaves):
+        p = with_skip(layer, p, outs)
         fn = (override or {}).get(layer.index)
         h = fn(torch, layer, p, h) if fn else _layer(torch, layer, p, h, tdt)
         outs.append(h)
