@@ -134,15 +134,20 @@ class Case:
         }
 
     def xfail_reason(self, framework: str, dtype: str | None = None) -> str | None:
-        """The case's own expected failure for (framework, dtype).
+        """The case's own expected failure for (framework, dtype): see `xfail_reason`."""
+        return xfail_reason(self.xfail, framework, dtype)
 
-        Keys read `framework` or `framework:dtype`; `*` matches every framework, a library name
-        ('tensorflow') every path of it ('tensorflow-backprop').
-        """
-        for pattern, reason in self.xfail:
-            name, _, want_dtype = pattern.partition(":")
-            if want_dtype and want_dtype != dtype:
-                continue
-            if name in ("*", framework) or framework.startswith(name + "-"):
-                return reason
-        return None
+
+def xfail_reason(xfail: tuple[tuple[str, str], ...], framework: str, dtype: str | None = None) -> str | None:
+    """The first reason in `xfail` for (framework, dtype).
+
+    Keys read `framework` or `framework:dtype`; `*` matches every framework, a library name
+    ('tensorflow') every path of it ('tensorflow-backprop').
+    """
+    for pattern, reason in xfail:
+        name, _, want_dtype = pattern.partition(":")
+        if want_dtype and want_dtype != dtype:
+            continue
+        if name in ("*", framework) or framework.startswith(name + "-"):
+            return reason
+    return None

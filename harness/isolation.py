@@ -26,13 +26,17 @@ def crash_rows(case: Case, dtype: str, adapter_name: str, message: str) -> list[
     from harness.status import Status
 
     adapter = adapters.get(adapter_name)
+    if case.op == "stack":
+        from harness.stack.item import base_row as stack_row
+
+        return [{**stack_row(case, dtype, adapter), "quantity": "stack", "status": Status.CRASH, "message": message}]
     base = base_row(case, dtype, adapter, adapter_name)
     return [{**base, "quantity": q, "status": Status.CRASH, "message": message} for q in quantities(case)]
 
 
 def _worker(conn) -> None:
     from harness import adapters
-    from harness.runner import run_item
+    from harness.session import make_item
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     while True:
@@ -41,7 +45,7 @@ def _worker(conn) -> None:
             return
         for case, dtype, name in batch:  # adapters hold modules: only their names cross the pipe
             try:
-                rows = run_item(case, dtype, adapters.get(name))
+                rows = make_item(case, dtype, adapters.get(name)).run()
             except Exception:  # noqa: BLE001 - run_item should not raise; if it does, say so
                 rows = crash_rows(case, dtype, name, "harness error:\n" + traceback.format_exc())
             conn.send(rows)

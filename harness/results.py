@@ -26,7 +26,7 @@ ENV_KEY = b"harness.environment"
 KEY = ["case_id", "file", "dtype", "framework", "quantity"]
 COLUMNS = [
     "case_id", "file", "line", "op", "dtype", "framework", "library", "version", "path", "device",
-    "quantity", "status", "expression", "error_ratio", "bound_ratio", "worst_case_ratio", "effective_bits",
+    "quantity", "layer", "layer_name", "layer_kind", "local_ratio", "blame", "status", "expression", "error_ratio", "bound_ratio", "worst_case_ratio", "effective_bits",
     "accumulation", "contract", "deviation", "deviation_seen", "max_abs_error",
     "max_rel_error", "max_ulps", "worst_index", "worst_actual", "worst_expected", "worst_bound",
     "reduction_length", "tolerance", "shape", "expected_shape", "message", "reason", "call",
@@ -113,12 +113,13 @@ def to_frame(rows: list[dict]) -> pd.DataFrame:
             df[col] = None
     extra = [c for c in df.columns if c not in COLUMNS]
     df = df[COLUMNS + extra]
-    for col in ("error_ratio", "bound_ratio", "worst_case_ratio", "effective_bits", "max_abs_error", "max_rel_error", "max_ulps",
+    for col in ("local_ratio", "error_ratio", "bound_ratio", "worst_case_ratio", "effective_bits", "max_abs_error", "max_rel_error", "max_ulps",
                 "worst_actual", "worst_expected", "worst_bound", "tolerance", "seconds",
                 "oracle_seconds", "compare_seconds"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    for col in ("line", "reduction_length"):
+    for col in ("line", "layer", "reduction_length"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    df["blame"] = df["blame"].astype("boolean")
     for col in ("worst_index", "shape", "expected_shape"):
         df[col] = df[col].map(lambda v: json.dumps(v) if isinstance(v, (list, tuple)) else None)
     text = [c for c in df.columns if df[c].dtype == object]

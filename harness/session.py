@@ -22,6 +22,7 @@ from harness import adapters as registry
 from harness import precision, results
 from harness.adapters import Adapter
 from harness.case import QUANTITIES, Case, CaseError
+from harness.stack.model import StackCase
 from harness.status import Status
 
 
@@ -94,6 +95,25 @@ class Item:
         return run_item(self.case, self.dtype, self.adapter)
 
 
+@dataclass(frozen=True)
+class StackItem(Item):
+    """One (stack case, dtype, framework): rows per layer and gradient (harness.stack.item)."""
+
+    @cached_property
+    def expected_failure(self) -> str | None:
+        return self.case.xfail_reason(self.adapter.name, self.dtype)
+
+    def run(self) -> list[dict]:
+        from harness.stack.item import run_stack_item
+
+        return run_stack_item(self.case, self.dtype, self.adapter)
+
+
+def make_item(case: Case | StackCase, dtype: str, adapter: Adapter) -> Item:
+    """The item of a single case or of a stack case."""
+    return (StackItem if isinstance(case, StackCase) else Item)(case, dtype, adapter)
+
+
 def _matches(name: str, patterns: list[str] | None) -> bool:
     """-k: every pattern must match (a substring, or a glob with * ? [)."""
     if not patterns:
@@ -106,6 +126,15 @@ def _runs_in(case: Case, adapter: Adapter) -> bool:
     if case.frameworks and not any(registry.named(adapter.name, f) for f in case.frameworks):
         return False
     return adapter.applies_to(case)
+
+
+def _stack_runs_in(case: StackCase, adapter: Adapter) -> bool:
+    """The stack's own `frameworks:` list (if any) names the adapter, and it has a stack runner."""
+    from harness.stack.runners import has_runner
+
+    if case.frameworks and not any(registry.named(adapter.name, f) for f in case.frameworks):
+        return False
+    return has_runner(adapter)
 
 
 def chosen_adapters(frameworks: list[str] | None, installed_only: bool = False) -> list[Adapter]:
@@ -131,16 +160,17 @@ def select_items(cases: list[Case], frameworks: list[str] | None = None, dtypes:
     for case in cases:
         if set(case.marks) & set(exclude_marks):
             continue
-        runs_in = [adapter for adapter in chosen if _runs_in(case, adapter)]
+        stack = isinstance(case, StackCase)
+        runs_in = [adapter for adapter in chosen if (_stack_runs_in if stack else _runs_in)(case, adapter)]
         for dtype in case.dtypes:
             if not dtypes or dtype in dtypes:
-                items += [Item(case, dtype, adapter) for adapter in runs_in]
+                items += [make_item(case, dtype, adapter) for adapter in runs_in]
     return [item for item in items if _matches(item.nodeid, patterns)]
 
 
 def golden_cases(cases: list[Case]) -> list[Case]:
     """Cases with literal expected values: the oracle itself is checked against them."""
-    return [c for c in cases if c.golden and any(q in c.golden for q in QUANTITIES)]
+    return [c for c in cases if getattr(c, "golden", None) and any(q in c.golden for q in QUANTITIES)]
 
 
 def load_error_rows(errors: list[CaseError]) -> list[dict]:

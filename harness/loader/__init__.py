@@ -21,7 +21,8 @@ from harness.case import Case, CaseError
 from harness.loader import native
 from harness.loader.common import FieldError, did_you_mean, short_repr
 from harness.loader.expand import expand
-from harness.loader.schema import ID_PATTERN, MAX_ID_LENGTH, Accumulation, CaseSpec, Tolerance, to_case
+from harness.loader import stack
+from harness.loader.schema import ID_PATTERN, MAX_ID_LENGTH, Accumulation, CaseSpec, StackSpec, Tolerance, to_case
 from harness.loader.yaml_safe import parse_yaml
 
 MAX_FILE_BYTES = 8 * 2**20  # the library's largest file is 7 KiB
@@ -41,7 +42,8 @@ def _unknown_key_message(key: Any, model: type[BaseModel]) -> str:
     return f"unknown key {short_repr(key)};{did_you_mean(key, allowed)} allowed keys: {', '.join(allowed)}"
 
 
-def _pydantic_error(exc: ValidationError, file: str, lines: dict, line: int, case_id: str | None) -> CaseError:
+def _pydantic_error(exc: ValidationError, file: str, lines: dict, line: int, case_id: str | None,
+                    model: type[BaseModel] = CaseSpec) -> CaseError:
     errors = exc.errors()
     err = sorted(errors, key=lambda e: e["type"] not in _MESSAGE_FIRST)[0]
     raw_loc = err["loc"]
@@ -50,7 +52,7 @@ def _pydantic_error(exc: ValidationError, file: str, lines: dict, line: int, cas
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         nested = {"tolerance": Tolerance, "accumulation": Accumulation}.get(raw_loc[0]) if len(raw_loc) > 1 else None
-        msg = _unknown_key_message(raw_loc[-1], nested or CaseSpec)
+        msg = _unknown_key_message(raw_loc[-1], nested or model)
     elif err["type"] == "invalid_key":
         msg = f"keys are field names (text), got {short_repr(err['input'])}"
     elif err["type"] == "missing":
@@ -190,14 +192,23 @@ def _load_entry(raw: Any, index: int, defaults: dict, name: str, line: int) -> t
     errors: list[CaseError] = []
     for fields, lines in expanded:
         case_id = _error_id(fields.get("id", raw_id), index)
+        model = StackSpec if stack.is_stack(raw) else CaseSpec
         try:
-            fields = native.merge(fields, raw.keys())
-            cases.append(to_case(CaseSpec.model_validate(fields), name, line))
+            cases.append(_one_case(model, fields, raw, name, line))
         except ValidationError as exc:
-            errors.append(_pydantic_error(exc, name, lines, line, case_id))
+            errors.append(_pydantic_error(exc, name, lines, line, case_id, model))
         except FieldError as exc:
-            errors.append(CaseError(name, lines.get(exc.field, line), case_id, exc.field, exc.message))
+            at = getattr(exc, "line", None) or lines.get(exc.field, line)
+            errors.append(CaseError(name, at, case_id, exc.field, exc.message))
     return cases, errors
+
+
+def _one_case(model: type[BaseModel], fields: dict, raw: dict, name: str, line: int):
+    """One expanded entry → a Case, or a StackCase for an entry with `layers:`."""
+    if model is StackSpec:
+        spec = StackSpec.model_validate(stack.stack_fields(fields, raw.keys()))
+        return stack.to_stack(spec, name, line, getattr(raw, "seq_lines", {}).get("layers", []))
+    return to_case(CaseSpec.model_validate(native.merge(fields, raw.keys())), name, line)
 
 
 def discover(paths: list[str | Path]) -> list[Path]:

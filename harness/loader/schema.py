@@ -40,41 +40,23 @@ class Accumulation(BaseModel):
     reason: str = Field(min_length=1)
 
 
-class CaseSpec(BaseModel):
-    """The schema of one case as written in a file (after defaults and product expansion)."""
+class CommonSpec(BaseModel):
+    """The fields a single case and a stack case share: identity, dtypes, frameworks, expectations."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str
-    op: str
-    ndim: int | None = Field(default=None, ge=1, le=3)
     batch: int = Field(default=1, ge=1, le=MAX_INT)
-    in_channels: int = Field(ge=1, le=MAX_INT)
-    out_channels: int = Field(ge=1, le=MAX_INT)
-    input_size: IntOrList
-    kernel: IntOrList
-    stride: IntOrList = 1
-    dilation: IntOrList = 1
-    groups: int = Field(default=1, ge=1, le=MAX_INT)
-    bias: bool = True
-    padding: PaddingSpec = 0
-    cover_all: bool = False
-    output_padding: IntOrList | None = None
-    output_shape: IntOrList | None = None
     dtype: Union[Literal["float64", "float32", "float16", "bfloat16"], list[str]] = Field(
         default_factory=lambda: ["float64", "float32"]
     )
     frameworks: list[str] | None = None
-    layout: Literal["channels_first", "channels_last"] = "channels_first"
     tolerance: Tolerance | None = None
-    accumulation: Accumulation | None = None
-    inputs: Literal["normal", "integers", "large", "with_nan", "with_inf", "zeros"] = "normal"
     seed: int = Field(default=0, ge=-(2**63), le=2**63 - 1)
     description: str = ""
     refs: list[str] = Field(default_factory=list)
     xfail: dict[str, str] = Field(default_factory=dict)
     marks: list[str] = Field(default_factory=list)
-    golden: dict[str, Any] | None = None
 
     @field_validator("id")
     @classmethod
@@ -100,6 +82,43 @@ class CaseSpec(BaseModel):
         bad = [m for m in v if not MARK_PATTERN.match(m)]
         if bad:
             raise ValueError(f"marks are pytest mark names like 'slow' (a letter, then letters, digits, _); got {bad[0]!r}")
+        return v
+
+
+class CaseSpec(CommonSpec):
+    """The schema of one case as written in a file (after defaults and product expansion)."""
+
+    op: str
+    ndim: int | None = Field(default=None, ge=1, le=3)
+    in_channels: int = Field(ge=1, le=MAX_INT)
+    out_channels: int = Field(ge=1, le=MAX_INT)
+    input_size: IntOrList
+    kernel: IntOrList
+    stride: IntOrList = 1
+    dilation: IntOrList = 1
+    groups: int = Field(default=1, ge=1, le=MAX_INT)
+    bias: bool = True
+    padding: PaddingSpec = 0
+    cover_all: bool = False
+    output_padding: IntOrList | None = None
+    output_shape: IntOrList | None = None
+    layout: Literal["channels_first", "channels_last"] = "channels_first"
+    accumulation: Accumulation | None = None
+    inputs: Literal["normal", "integers", "large", "with_nan", "with_inf", "zeros"] = "normal"
+    golden: dict[str, Any] | None = None
+
+
+class StackSpec(CommonSpec):
+    """The schema of a stack case: `input_shape` per sample and its `layers:` (harness.stack.spec)."""
+
+    input_shape: list[int]
+    layers: list[Any]
+
+    @field_validator("input_shape")
+    @classmethod
+    def _input_shape(cls, v: list[int]) -> list[int]:
+        if not v or len(v) > 4 or any(n < 1 or n > MAX_INT for n in v):
+            raise ValueError(f"input_shape: (C, *spatial) or (features,) per sample, 1 to 4 positive sizes; got {v}")
         return v
 
 
@@ -129,7 +148,7 @@ def _op_and_ndim(op: str, ndim: int | None, input_size: IntOrList) -> tuple[str,
     return canonical, n
 
 
-def _check_framework_names(field: str, names: list[str]) -> None:
+def check_framework_names(field: str, names: list[str]) -> None:
     from harness.adapters import REGISTRY
 
     known = sorted(set(REGISTRY) | {n.split("-")[0] for n in REGISTRY})
@@ -139,13 +158,13 @@ def _check_framework_names(field: str, names: list[str]) -> None:
                           f"known: {', '.join(known)}")
 
 
-def _check_xfail_keys(xfail: dict[str, str]) -> None:
+def check_xfail_keys(xfail: dict[str, str]) -> None:
     for key, reason in xfail.items():
         name, colon, dtype = key.partition(":")
         if colon and dtype not in DTYPES:
             raise FieldError("xfail", f"key {short_repr(key)}: dtype {short_repr(dtype)} is not one of {', '.join(DTYPES)}")
         if name != "*":
-            _check_framework_names("xfail", [name])
+            check_framework_names("xfail", [name])
         if not str(reason).strip():
             raise FieldError("xfail", f"key {short_repr(key)} needs a reason (what goes wrong, and a link or reproduction)")
 
@@ -216,8 +235,8 @@ def _conv_pads(spec: CaseSpec, word: str | None, ndim: int, size, kernel, stride
 def to_case(spec: CaseSpec, file: str, line: int) -> Case:
     """Check a schema-valid spec for impossible configurations and build the canonical Case."""
     op, ndim = _op_and_ndim(spec.op, spec.ndim, spec.input_size)
-    _check_framework_names("frameworks", spec.frameworks or [])
-    _check_xfail_keys(spec.xfail)
+    check_framework_names("frameworks", spec.frameworks or [])
+    check_xfail_keys(spec.xfail)
     geometry = tuple(_per_axis(name, getattr(spec, name), ndim, 1) for name in ("input_size", "kernel", "stride", "dilation"))
     g = spec.groups
     if spec.in_channels % g or spec.out_channels % g:

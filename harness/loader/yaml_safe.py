@@ -25,6 +25,7 @@ class _LineDict(dict):
 
     line: int = 0
     key_lines: dict
+    seq_lines: dict  # key → the line of each item of its list value
 
 
 
@@ -112,7 +113,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
     loader.flatten_mapping(node)
     result = _LineDict()
     result.line = node.start_mark.line + 1
-    result.key_lines = {}
+    result.key_lines, result.seq_lines = {}, {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, (str, int, float, bool)) or key is None:
@@ -129,6 +130,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
             exc.field = exc.field or str(key)
             raise
         result.key_lines[key] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.SequenceNode):
+            result.seq_lines[key] = [item.start_mark.line + 1 for item in value_node.value]
     return result
 
 

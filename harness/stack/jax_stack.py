@@ -11,10 +11,19 @@ import numpy as np
 from harness.adapters import program as pg
 from harness.adapters.jax_padding import program as jax_program
 from harness.stack.model import Layer
+from harness.stack.runners import program_call
 from harness.stack.reference import StackReference, with_skip
 
 NAME = "jax"
 TRAINED = ("w", "b", "gamma", "beta")
+GRADIENTS = True
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+CALLS = {"linear": "jnp.dot(h, w.T, precision=HIGHEST) + b", "reshape": "h.reshape(N, {out_shape})",
+         "batch_norm": "(h - mean) * (gamma / jnp.sqrt(var + {eps})) + beta", "relu": "jax.nn.relu(h)",
+         "tanh": "jnp.tanh(h)", "sigmoid": "jax.nn.sigmoid(h)", "leaky_relu": "jax.nn.leaky_relu(h, {slope})",
+         "upsample": "jnp.repeat(h, f, axis) for each axis, f in {scale}",
+         "concat": "jnp.concatenate([h, outputs[{source}]], axis=1)",
+         "condition": "jnp.concatenate([h, jnp.broadcast_to(c, (N, {features}, *spatial))], axis=1)"}
 
 
 def _layer(jax, layer: Layer, p: dict, h, dtype: str):
@@ -75,4 +84,12 @@ def run(layers: list[Layer], ref: StackReference, dtype: str) -> dict:
         return np.asarray(a, dtype=np.float64)
 
     return {"outputs": [back(o) for o in outs], "dx": back(dx),
-            "grads": [{n: back(v) for n, v in d.items()} for d in dparams], "version": jax.__version__}
+            "grads": [{n: back(v) for n, v in d.items()} for d in dparams], "version": jax.__version__,
+            "calls": [call(layer, dtype) for layer in layers]}
+
+
+def call(layer: Layer, dtype: str) -> str:
+    """What computed the layer: a conv's program body (the single case's), else the call above."""
+    if layer.case is not None:
+        return program_call(jax_program(layer.case, dtype)[0].body)
+    return CALLS[layer.kind].format(**vars(layer))

@@ -28,11 +28,16 @@ class LayerVerdict:
         return self.local_ratio <= 1.0
 
 
-def _ratio(err: np.ndarray, bound: np.ndarray) -> float:
-    """max err / bound; 0/0 is 0, err/0 infinite (an exact layer must be exact)."""
+def ratio(err: np.ndarray, bound: np.ndarray) -> float:
+    """max err / bound; 0/0 is 0, err/0 infinite (an exact layer must be exact), a NaN error infinite
+    (a framework's NaN where the oracle is finite never passes)."""
+    if not err.size:
+        return 0.0
+    if np.isnan(err).any():
+        return float("inf")
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(err == 0, 0.0, err / bound)
-    return float(np.nanmax(r)) if r.size else 0.0
+    return float(r.max())
 
 
 def verdicts(layers: list[Layer], ref: StackReference, outputs: list[np.ndarray], dtype: str) -> list[LayerVerdict]:
@@ -43,13 +48,28 @@ def verdicts(layers: list[Layer], ref: StackReference, outputs: list[np.ndarray]
         if got.shape != want.shape:
             raise ValueError(f"layer {layer.index} ({layer.name}): shape {got.shape} where the oracle has {want.shape}")
         local_ref = ref_mod.apply(layer, p, prev)
-        local = _ratio(np.abs(got - local_ref), ref_mod.local_bound(layer, p, prev, dtype))
-        out.append(LayerVerdict(layer.index, layer.name, layer.kind, _ratio(np.abs(got - want), bound), local,
+        local = ratio(np.abs(got - local_ref), ref_mod.local_bound(layer, p, prev, dtype))
+        out.append(LayerVerdict(layer.index, layer.name, layer.kind, ratio(np.abs(got - want), bound), local,
                                 float(np.abs(got - want).max())))
         prev = got
     return out
 
 
-def blame(found: list[LayerVerdict]) -> LayerVerdict | None:
-    """The first layer whose local error exceeds its own bound (None: every layer within)."""
-    return next((v for v in found if not v.local_ok), None)
+def blame(found: list[LayerVerdict], tolerance: float = 1.0) -> LayerVerdict | None:
+    """The first layer whose local error exceeds its own bound (times the case's tolerance factor;
+    None: every layer within)."""
+    return next((v for v in found if v.local_ratio > tolerance), None)
+
+
+def message(v: LayerVerdict, blamed: LayerVerdict | None, tolerance: float = 1.0) -> str:
+    """Why a layer's row fails (empty when it passes)."""
+    if blamed is not None and v.index == blamed.index:
+        return (f"the layer to blame: on the framework's own input of this layer it is off by {v.local_ratio:.3g}x "
+                "its own bound (the first layer that is)")
+    if v.local_ratio > tolerance:
+        return f"off by {v.local_ratio:.3g}x its own bound on its own input, after the blamed layer {blamed.index}"
+    if v.e2e_ratio > tolerance:
+        after = f"carries the error of layer {blamed.index} ({blamed.name})" if blamed and blamed.index < v.index else (
+            "exceeds the propagated bound with no layer to blame (the first-order bound missed a growth)")
+        return f"end to end {v.e2e_ratio:.3g}x the bound propagated through the stack: {after}"
+    return ""

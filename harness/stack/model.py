@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from harness.case import Case
+from harness.case import Case, xfail_reason
 
 ACTIVATIONS = {"relu": 1.0, "tanh": 1.0, "sigmoid": 0.25}  # the largest |f'|: how far an error grows
 
@@ -146,3 +146,42 @@ def condition(index: int, name: str, shape, features: int) -> Layer:
     if not isinstance(features, int) or isinstance(features, bool) or features < 1:
         raise StackError(index, "condition", f"features: a positive int, not {features!r}")
     return Layer(index, "condition", name, tuple(shape), (shape[0] + features, *shape[1:]), features=features)
+
+
+@dataclass(frozen=True)
+class StackCase:
+    """A case with `layers:`: a batch of `input_shape` samples through `layers`, in each dtype and
+    framework; `layer_lines` are the file lines of the layers (for messages and reports)."""
+
+    id: str
+    file: str
+    line: int
+    input_shape: tuple[int, ...]
+    batch: int
+    layers: tuple[Layer, ...]
+    layer_lines: tuple[int, ...] = ()
+    dtypes: tuple[str, ...] = ("float64", "float32")
+    frameworks: tuple[str, ...] | None = None
+    tolerance: float = 1.0
+    tolerance_reason: str = ""
+    seed: int = 0
+    description: str = ""
+    refs: tuple[str, ...] = ()
+    xfail: tuple[tuple[str, str], ...] = ()
+    marks: tuple[str, ...] = ()
+
+    op = "stack"
+    name = "stack"
+
+    def params(self) -> dict:
+        """Flat, JSON-friendly parameters for result rows and reports."""
+        return {"op": "stack", "input_shape": list(self.input_shape), "batch": self.batch,
+                "layers": [f"{lay.name} ({lay.kind}) → {list(lay.out_shape)}" for lay in self.layers]}
+
+    @property
+    def values(self) -> int:
+        """Values per sample of every layer's output and the input (what a run holds, roughly, per array)."""
+        return math.prod(self.input_shape) + sum(math.prod(lay.out_shape) for lay in self.layers)
+
+    def xfail_reason(self, framework: str, dtype: str | None = None) -> str | None:
+        return xfail_reason(self.xfail, framework, dtype)

@@ -216,6 +216,7 @@ class StackReference:
     g: np.ndarray  # the cotangent at the last output
     dx: np.ndarray
     grads: list[dict[str, np.ndarray]]  # per layer: the parameters' gradients
+    cotangents: list[np.ndarray]  # cotangents[l]: the cotangent at layer l's output
 
 
 def forward(layers: list[Layer], params, x: np.ndarray, dtype: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -230,15 +231,17 @@ def forward(layers: list[Layer], params, x: np.ndarray, dtype: str) -> tuple[lis
 
 
 def backward(layers: list[Layer], params, x: np.ndarray, outputs, g: np.ndarray):
-    """dx and every layer's parameter gradients; a concat's skip cotangent joins its source layer's."""
+    """dx, every layer's parameter gradients and the cotangent at every layer's output; a concat's
+    skip cotangent joins its source layer's."""
     grads: list = [None] * len(layers)
+    cotangents: list = [None] * len(layers)
     pending = [0.0] * len(layers)  # cotangents reaching a layer's output through a later concat
     for i in reversed(range(len(layers))):
-        g = g + pending[i]
+        g = cotangents[i] = g + pending[i]
         g, grads[i] = vjp(layers[i], params[i], outputs[i - 1] if i else x, g)
         if "skip" in grads[i]:
             pending[layers[i].source] = pending[layers[i].source] + grads[i].pop("skip")
-    return g, grads
+    return g, grads, cotangents
 
 
 def reference(stack_id: str, layers: list[Layer], batch: int, dtype: str, seed: int = 0) -> StackReference:
@@ -248,5 +251,5 @@ def reference(stack_id: str, layers: list[Layer], batch: int, dtype: str, seed: 
     params = make_params(stack_id, layers, dtype, seed, batch)
     outputs, bounds = forward(layers, params, x, dtype)
     g = round_to_dtype(rng.standard_normal(outputs[-1].shape), dtype)
-    dx, grads = backward(layers, params, x, outputs, g)
-    return StackReference(x, params, outputs, bounds, g, dx, grads)
+    dx, grads, cotangents = backward(layers, params, x, outputs, g)
+    return StackReference(x, params, outputs, bounds, g, dx, grads, cotangents)

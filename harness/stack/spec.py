@@ -64,12 +64,40 @@ def _native(index: int, params: dict, shape, batch: int):
         raise m.StackError(index, params["framework"], str(exc)) from None
 
 
-def _mapping(index: int, kind: str, params) -> dict:
-    if params is None:
-        return {}
+REQUIRED = object()
+# the fields of each layer that is not a conv: name → (what it must be, its default or REQUIRED)
+FIELDS = {
+    "leaky_relu": {"slope": ("number", 0.01)},
+    "batch_norm": {"eps": ("number", 1e-5)},
+    "linear": {"out_features": ("int", REQUIRED), "bias": ("bool", True)},
+    "upsample": {"scale": ("int or list", 2)},
+    "unpool": {"ksize": ("int or list", 2), "stride": ("int or list", None), "pad": ("int or list", 0),
+               "cover_all": ("bool", True)},  # chainer.functions.unpooling_nd's defaults (stride: ksize)
+    "concat": {"from": ("int", REQUIRED)},
+    "condition": {"features": ("int", REQUIRED)},
+}
+_TYPES = {"number": (int, float), "int": int, "bool": bool, "int or list": (int, list)}
+
+
+def _fields(index: int, kind: str, params) -> dict:
+    """A layer's fields checked against FIELDS: known names, the right types, required ones given."""
+    allowed = FIELDS[kind]
+    params = {} if params is None else params
     if not isinstance(params, dict):
-        raise m.StackError(index, kind, f"{kind}'s fields are a mapping, not {params!r}")
-    return params
+        raise m.StackError(index, kind, f"{kind}'s fields are a mapping of {', '.join(allowed)}, not {params!r}")
+    unknown = [k for k in params if k not in allowed]
+    if unknown:
+        raise m.StackError(index, kind, f"unknown field {unknown[0]!r}; {kind} takes {', '.join(allowed)}")
+    out = {}
+    for key, (what, default) in allowed.items():
+        value = params.get(key, default)
+        if value is REQUIRED:
+            raise m.StackError(index, kind, f"{key} is required ({what})")
+        bad_bool = isinstance(value, bool) and what != "bool"
+        if value is not None and (bad_bool or not isinstance(value, _TYPES[what])):
+            raise m.StackError(index, kind, f"{key}: {what}, not {value!r}")
+        out[key] = value
+    return out
 
 
 def layer(index: int, entry, shape: tuple[int, ...], batch: int, earlier: list[m.Layer] = ()) -> m.Layer:
@@ -83,27 +111,33 @@ def layer(index: int, entry, shape: tuple[int, ...], batch: int, earlier: list[m
         return m.conv_like(index, case.op, name, shape, case)
     if kind == "reshape":
         return m.reshape(index, name, shape, params)
-    p = _mapping(index, kind, params)
+    if kind not in FIELDS:
+        raise m.StackError(index, kind, "unknown layer; allowed: conv*/conv_transpose* fields, a native spelling ("
+                           f"{', '.join(FRAMEWORKS)}), {', '.join(SIMPLE)}, reshape, {', '.join(FIELDS)}")
+    return _with_fields(index, kind, name, _fields(index, kind, params), shape, batch, earlier)
+
+
+def _with_fields(index: int, kind: str, name: str, p: dict, shape, batch: int, earlier) -> m.Layer:
     if kind == "leaky_relu":
-        return m.elementwise(index, kind, name, shape, slope=float(p.get("slope", 0.01)))
+        return m.elementwise(index, kind, name, shape, slope=float(p["slope"]))
     if kind == "batch_norm":
-        return m.elementwise(index, kind, name, shape, eps=float(p.get("eps", 1e-5)))
+        return m.elementwise(index, kind, name, shape, eps=float(p["eps"]))
     if kind == "linear":
-        return m.linear(index, name, shape, int(p["out_features"]), bool(p.get("bias", True)))
+        return m.linear(index, name, shape, p["out_features"], p["bias"])
     if kind == "upsample":
-        return m.upsample(index, name, shape, p.get("scale", 2))
+        return m.upsample(index, name, shape, p["scale"])
     if kind == "concat":
-        return m.concat(index, name, shape, p.get("from"), list(earlier))
+        return m.concat(index, name, shape, p["from"], list(earlier))
     if kind == "condition":
-        return m.condition(index, name, shape, p.get("features"))
-    if kind == "unpool":
-        cover_all = bool(p.get("cover_all", True))  # chainer.functions.unpooling_nd's default
-        case = m.unpool_case(shape, p.get("ksize", 2), p.get("stride", p.get("ksize", 2)), p.get("pad", 0),
-                             cover_all, batch)
-        return m.conv_like(index, "unpool", name, shape, case, cover_all=cover_all)
-    raise m.StackError(index, kind, "unknown layer; allowed: conv*/conv_transpose* fields, a native spelling ("
-                       f"{', '.join(FRAMEWORKS)}), {', '.join(SIMPLE)}, leaky_relu, batch_norm, linear, reshape, "
-                       "upsample, unpool, concat, condition")
+        return m.condition(index, name, shape, p["features"])
+    stride = p["stride"] if p["stride"] is not None else p["ksize"]
+    nd = len(shape) - 1
+    for key, v, low in (("ksize", p["ksize"], 1), ("stride", stride, 1), ("pad", p["pad"], 0)):
+        values = v if isinstance(v, list) else [v]
+        if nd < 1 or (isinstance(v, list) and len(v) != nd) or any(not isinstance(n, int) or n < low for n in values):
+            raise m.StackError(index, kind, f"{key}: one int or {nd} ints >= {low} for input {tuple(shape)}, not {v!r}")
+    case = m.unpool_case(shape, p["ksize"], stride, p["pad"], p["cover_all"], batch)
+    return m.conv_like(index, "unpool", name, shape, case, cover_all=p["cover_all"])
 
 
 def layers(input_shape, entries, batch: int) -> list[m.Layer]:

@@ -8,10 +8,18 @@ from __future__ import annotations
 from harness.adapters import program as pg
 from harness.adapters import torch_padding as tp
 from harness.stack.model import Layer
+from harness.stack.runners import program_call
 from harness.stack.reference import StackReference, with_skip
 
 NAME = "torch"
 TRAINED = ("w", "b", "gamma", "beta")
+GRADIENTS = True
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+CALLS = {"linear": "F.linear(h, w, b)", "reshape": "h.reshape(N, {out_shape})",
+         "batch_norm": "F.batch_norm(h, mean, var, gamma, beta, training=False, eps={eps})", "relu": "torch.relu(h)",
+         "tanh": "torch.tanh(h)", "sigmoid": "torch.sigmoid(h)", "leaky_relu": "F.leaky_relu(h, {slope})",
+         "upsample": "F.interpolate(h, scale_factor={scale}, mode='nearest')", "concat": "torch.cat([h, outputs[{source}]], 1)",
+         "condition": "torch.cat([h, c.reshape(N, {features}, 1, ...).expand(N, {features}, *spatial)], 1)"}
 
 
 def _layer(torch, layer: Layer, p: dict, h, dtype):
@@ -70,7 +78,14 @@ def run(layers: list[Layer], ref: StackReference, dtype: str, override=None) -> 
         return t.detach().to(torch.float64).numpy()
 
     return {"outputs": [back(o) for o in outs], "dx": back(grads[0]), "grads": per_layer,
-            "version": torch.__version__}
+            "version": torch.__version__, "calls": [call(layer, str(tdt).removeprefix("torch.")) for layer in layers]}
+
+
+def call(layer: Layer, dtype: str) -> str:
+    """What computed the layer: a conv's program body (the single case's), else the call above."""
+    if layer.case is not None:
+        return program_call(tp.program(layer.case, dtype)[0].body)
+    return CALLS[layer.kind].format(**vars(layer))
 
 
 def shifted(torch, layer: Layer, p: dict, h):

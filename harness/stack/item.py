@@ -1,0 +1,137 @@
+"""Run one (stack case, dtype, framework) item: the oracle once per (stack, dtype), the framework's
+run, and result rows: one per layer output (`y[i]`: its end-to-end error against the propagated
+bound, its local error, the blame) and, where the framework computes gradients, one for the input's
+gradient (`dx`) and one per parameter of each layer (`dw[i]`, `db[i]`, `dgamma[i]`, `dbeta[i]`).
+
+A stack whose oracle would need more memory than HARNESS_STACK_MEMORY_MIB (default 8192) is refused
+with its estimate before anything is computed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from functools import lru_cache
+
+import numpy as np
+
+from harness.adapters import Adapter
+from harness.stack import judge
+from harness.stack.gradient_bounds import gradient_bounds
+from harness.stack.model import StackCase, StackUnsupported
+from harness.stack.reference import StackReference, reference
+from harness.stack.runners import runner
+from harness.status import Status
+
+MEMORY_ENV = "HARNESS_STACK_MEMORY_MIB"
+COPIES = 12  # float64 arrays per layer output the oracle holds: value, bound, cotangent, scales, temporaries
+
+
+def memory_estimate_mib(case: StackCase) -> float:
+    """The oracle's peak, roughly: COPIES float64 arrays of every layer's output, plus the parameters."""
+    per_sample = case.values * COPIES * 8
+    params = sum(int(np.prod(lay.case.w_shape)) if lay.case is not None else 0 for lay in case.layers) * 8 * 4
+    return (per_sample * case.batch + params) / 2**20
+
+
+def memory_budget_mib() -> float:
+    return float(os.environ.get(MEMORY_ENV, "8192"))
+
+
+@lru_cache(maxsize=4)
+def stack_reference(case: StackCase, dtype: str) -> tuple[StackReference, np.ndarray, list, float]:
+    """The oracle's stack, its gradient bounds and its seconds; once per (stack, dtype) and process."""
+    start = time.perf_counter()
+    ref = reference(case.id, list(case.layers), case.batch, dtype, case.seed)
+    dx_bound, grad_bounds = gradient_bounds(list(case.layers), ref, dtype)
+    return ref, dx_bound, grad_bounds, time.perf_counter() - start
+
+
+def base_row(case: StackCase, dtype: str, adapter: Adapter) -> dict:
+    return {"case_id": case.id, "file": case.file, "line": case.line, "op": "stack",
+            "params": json.dumps(case.params()), "description": case.description, "refs": " ".join(case.refs),
+            "dtype": dtype, "framework": adapter.name, "library": adapter.library, "path": "stack",
+            "tolerance": case.tolerance, "xfail": case.xfail_reason(adapter.name, dtype) or ""}
+
+
+def _one_row(base: dict, status: str, message: str, **extra) -> list[dict]:
+    return [{**base, "quantity": "stack", "status": status, "message": message, **extra}]
+
+
+def run_stack_item(case: StackCase, dtype: str, adapter: Adapter) -> list[dict]:
+    """All result rows of one stack item. Never raises for a framework's failure: it becomes a row."""
+    base = base_row(case, dtype, adapter)
+    if not adapter.available():
+        return _one_row(base, Status.SKIPPED, f"{adapter.library} is not installed here", version="")
+    base["version"] = adapter.module.version()
+    run = runner(adapter)
+    if dtype not in run.dtypes:
+        return _one_row(base, Status.UNSUPPORTED, f"the {adapter.name} stack runner takes {', '.join(run.dtypes)}")
+    need, budget = memory_estimate_mib(case), memory_budget_mib()
+    if need > budget:
+        return _one_row(base, Status.SKIPPED, f"the oracle needs about {need:,.0f} MiB for this stack, over the "
+                        f"budget of {budget:,.0f} MiB ({MEMORY_ENV}); raise it to run the stack")
+    ref, dx_bound, grad_bounds, oracle_seconds = stack_reference(case, dtype)
+    base["oracle_seconds"] = oracle_seconds
+    start = time.perf_counter()
+    try:
+        got = run.run(case.layers, ref, dtype)
+    except StackUnsupported as exc:
+        return _one_row({**base, "layer": exc.index}, Status.UNSUPPORTED, str(exc))
+    except Exception as exc:  # noqa: BLE001 - any framework exception is a result
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return _one_row(base, Status.ERROR, f"{type(exc).__name__}: {first}", traceback=traceback.format_exc(),
+                        seconds=time.perf_counter() - start)
+    base.update(seconds=time.perf_counter() - start, version=got.get("version", base["version"]), expression="native")
+    try:
+        rows = layer_rows(case, dtype, base, ref, got)
+    except ValueError as exc:  # a layer output of the wrong shape
+        return _one_row(base, Status.SHAPE_MISMATCH, str(exc))
+    if run.gradients:
+        rows += gradient_rows(case, base, ref, got, dx_bound, grad_bounds)
+    return rows
+
+
+def layer_rows(case: StackCase, dtype: str, base: dict, ref: StackReference, got: dict) -> list[dict]:
+    """One row per layer output: end-to-end ratio (`error_ratio`), local ratio, the blame."""
+    found = judge.verdicts(list(case.layers), ref, got["outputs"], dtype)
+    blamed = judge.blame(found, case.tolerance)
+    calls = got.get("calls") or [""] * len(found)
+    rows = []
+    for v, layer, call in zip(found, case.layers, calls):
+        ok = v.e2e_ratio <= case.tolerance and v.local_ratio <= case.tolerance
+        rows.append({**base, "quantity": f"y[{v.index}]", "layer": v.index, "layer_name": v.name, "layer_kind": v.kind,
+                     "status": Status.PASS if ok else Status.MISMATCH, "error_ratio": v.e2e_ratio,
+                     "bound_ratio": v.e2e_ratio, "local_ratio": v.local_ratio, "max_abs_error": v.max_abs,
+                     "blame": blamed is not None and v.index == blamed.index, "call": call,
+                     "shape": list(layer.out_shape), "message": judge.message(v, blamed, case.tolerance)})
+    return rows
+
+
+def gradient_rows(case: StackCase, base: dict, ref: StackReference, got: dict, dx_bound, grad_bounds) -> list[dict]:
+    """The input's gradient and every parameter's, each against its bound (harness.stack.gradient_bounds)."""
+    rows = [_gradient_row(case, base, "dx", None, "input", got["dx"], ref.dx, dx_bound)]
+    for layer, want, bounds, have in zip(case.layers, ref.grads, grad_bounds, got["grads"]):
+        for n, value in want.items():
+            rows.append(_gradient_row(case, base, f"d{n}[{layer.index}]", layer.index, layer.name, have.get(n), value,
+                                      bounds[n], layer.kind))
+    return rows
+
+
+def _gradient_row(case, base, quantity, index, name, have, want, bound, kind="input") -> dict:
+    row = {**base, "quantity": quantity, "layer": index, "layer_name": name, "layer_kind": kind,
+           "expected_shape": list(np.shape(want))}
+    if have is None:
+        return {**row, "status": Status.ERROR, "message": f"{base['framework']} returned no gradient for {quantity}"}
+    have = np.asarray(have, dtype=np.float64)
+    if have.shape != want.shape:
+        return {**row, "status": Status.SHAPE_MISMATCH, "shape": list(have.shape),
+                "message": f"shape {have.shape} where the oracle has {want.shape}"}
+    err = np.abs(have - want)
+    ratio = judge.ratio(err, bound)
+    ok = ratio <= case.tolerance
+    return {**row, "status": Status.PASS if ok else Status.MISMATCH, "error_ratio": ratio, "bound_ratio": ratio,
+            "max_abs_error": float(err.max()) if err.size else 0.0, "shape": list(have.shape),
+            "message": "" if ok else f"{quantity} is off by {ratio:.3g}x its bound propagated back through the stack"}

@@ -1,0 +1,117 @@
+"""Stack cases as the user meets them: a `layers:` entry in a case file (its errors at the layer's
+line), its items beside the single cases', its rows per layer and gradient, the blame in the failure
+text, and the memory budget."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from harness import adapters, loader, session
+from harness.stack import item as stack_item
+from harness.stack import runners
+from harness.status import Status
+from harness.textfmt import failure_text
+
+UNET = textwrap.dedent("""\
+    cases:
+      - id: unet
+        input_shape: [3, 8, 8]
+        batch: 2
+        dtype: [float64, float32]
+        layers:
+          - conv2d: {out_channels: 4, kernel: 3, padding: 1}
+          - relu
+          - {torch: "nn.Conv2d(4, 8, 4, 2, 1)", name: down}
+          - relu
+          - condition: {features: 3}
+          - conv_transpose2d: {out_channels: 4, kernel: 4, stride: 2, padding: 1}
+          - concat: {from: 1}
+          - conv2d: {out_channels: 2, kernel: 3, padding: 1}
+      - id: single
+        op: conv2d
+        in_channels: 2
+        out_channels: 2
+        input_size: [5, 5]
+        kernel: 3
+    """)
+
+
+def _unet():
+    cases, errors = loader.load_text(UNET, "cases/unet.yaml")
+    assert not errors, errors
+    return cases
+
+
+def test_a_stack_entry_loads_beside_single_cases_with_its_layers_lines():
+    stack, single = _unet()
+    assert stack.op == "stack" and single.op == "conv"
+    assert [lay.out_shape for lay in stack.layers][-3:] == [(4, 8, 8), (8, 8, 8), (2, 8, 8)]
+    assert stack.layer_lines == tuple(range(7, 15)) and stack.layers[2].name == "down"
+
+
+@pytest.mark.parametrize("layers,line,words", [
+    ('      - relu\n      - {torch: "nn.Conv2d(4, 8, 3)"}\n', 6,
+     "field 'layers[1]': (conv) takes input (C, *spatial) = (4, 8, 8), but the layer before gives (3, 8, 8)"),
+    ("      - relu\n      - linear: {out_feature: 3}\n", 6,
+     "field 'layers[1]': (linear) unknown field 'out_feature'; linear takes out_features, bias"),
+    ("      - relu\n      - relu\n      - concat: {from: 2}\n", 7,
+     "field 'layers[2]': (concat) from: the index of an earlier layer (0 to 1), not 2"),
+    ("      - upsample: {scale: 0}\n", 5, "field 'layers[0]': (upsample) scale: one positive int or 2"),
+    ("      - swish\n", 5, "field 'layers[0]': (swish) a layer named by a word is one of relu"),
+])
+def test_a_layer_that_does_not_fit_is_reported_at_its_own_line(layers, line, words):
+    text = f"cases:\n  - id: s\n    input_shape: [3, 8, 8]\n    layers:\n{layers}  - id: ok\n    input_shape: [2]\n    layers: [relu]\n"
+    cases, errors = loader.load_text(text, "cases/s.yaml")
+    assert [c.id for c in cases] == ["ok"], "one bad stack never hides the others"
+    assert len(errors) == 1 and errors[0].line == line and words in str(errors[0]), errors
+
+
+def test_a_stack_refuses_a_single_case_field_and_names_what_it_takes():
+    _, errors = loader.load_text("cases:\n  - id: s\n    input_shape: [3]\n    kernel: 3\n    layers: [relu]\n", "f.yaml")
+    assert "unknown key 'kernel'" in str(errors[0]) and "input_shape, layers" in str(errors[0])
+
+
+def test_stack_items_are_one_per_dtype_and_framework_with_a_runner():
+    stack, single = _unet()
+    items = session.select_items([stack, single], frameworks=["torch", "numpy", "tensorflow"])
+    names = [i.name for i in items]
+    assert "unet[float32-torch]" in names and "unet[float64-tensorflow]" in names
+    assert not any(n.startswith("unet[") and ("numpy" in n or "backprop" in n) for n in names), names
+    assert "single[float32-numpy]" in names
+
+
+def test_torch_rows_per_layer_and_per_gradient_all_pass():
+    pytest.importorskip("torch")
+    stack = _unet()[0]
+    rows = stack_item.run_stack_item(stack, "float32", adapters.get("torch"))
+    by_q = {r["quantity"]: r for r in rows}
+    assert [f"y[{i}]" for i in range(8)] == [r["quantity"] for r in rows[:8]]
+    assert {"dx", "dw[0]", "db[0]", "dw[2]", "dw[5]", "db[7]"} <= set(by_q)
+    assert all(r["status"] == Status.PASS for r in rows), [(r["quantity"], r["message"]) for r in rows if r["status"] != "pass"]
+    assert by_q["y[2]"]["layer_name"] == "down" and "conv2d" in by_q["y[2]"]["call"]
+    assert 1e-4 < max(r["error_ratio"] for r in rows) <= 1
+
+
+def test_a_wrong_middle_layer_fails_its_row_is_blamed_and_the_failure_text_names_its_line(monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.setitem(runners.RUNNERS, "torch", ("tests.stack_doubles", ()))
+    stack = _unet()[0]
+    rows = stack_item.run_stack_item(stack, "float32", adapters.get("torch"))
+    layer_rows = [r for r in rows if r["quantity"].startswith("y[")]
+    assert [r["layer"] for r in layer_rows if r["blame"]] == [2]
+    assert all(r["status"] == Status.PASS for r in layer_rows[:2])
+    assert layer_rows[2]["status"] == Status.MISMATCH and "the layer to blame" in layer_rows[2]["message"]
+    assert any(r["quantity"] == "dw[0]" and r["status"] == Status.MISMATCH for r in rows), "gradients see it too"
+    text = failure_text(stack, rows)
+    assert "the layer to blame: 2 (down, conv) at cases/unet.yaml:9" in text
+
+
+def test_a_stack_over_the_memory_budget_is_refused_with_its_estimate(monkeypatch):
+    stack = _unet()[0]
+    monkeypatch.setenv(stack_item.MEMORY_ENV, "0.01")
+    rows = stack_item.run_stack_item(stack, "float32", adapters.get("torch"))
+    assert len(rows) == 1 and rows[0]["status"] == Status.SKIPPED
+    assert "MiB for this stack, over the budget of 0 MiB" in rows[0]["message"]
+    assert stack_item.memory_estimate_mib(stack) > 0.01
