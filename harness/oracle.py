@@ -159,24 +159,31 @@ def forward_and_vjp(case, x, w, b, g) -> Outputs:
     x, w, g = (np.asarray(a, dtype=np.float64) for a in (x, w, g))
     b = None if b is None else np.asarray(b, dtype=np.float64)
     s, d, p, groups = case.stride, case.dilation, case.padding, case.groups
-    spatial = tuple(range(2, 2 + case.ndim))
-    db = None if b is None else g.sum(axis=(0, *spatial))
-    if case.is_transpose:
-        y = conv_transpose(x, w, b, s, d, p, groups)
-        # the adjoint of a transposed conv is the conv with the same parameters
-        dx = conv(g, w, None, s, d, p, groups)
-        # dw[c, o, k] = sum_i x[c, i] * g_full[o, i*s + k*d]: the conv weight-gradient with the
-        # roles of input and cotangent exchanged, which lands directly in (C_in, C_out/g, *k)
-        dw = conv_weight_grad(g, x, case.kernel, s, d, p, groups)
-        return Outputs(y, dx, dw, db)
-    y = conv(x, w, b, s, d, p, groups)
+    y = (conv_transpose if case.is_transpose else conv)(x, w, b, s, d, p, groups)
+    db = None if b is None else g.sum(axis=(0, *range(2, 2 + case.ndim)))
+    return Outputs(y, input_vjp(case, w, g), weight_vjp(case, x, g), db)
+
+
+def input_vjp(case, w, g) -> np.ndarray:
+    """dx of the case's op for the cotangent g (float64): the adjoint op with the same parameters."""
+    s, d, p, groups = case.stride, case.dilation, case.padding, case.groups
+    if case.is_transpose:  # the adjoint of a transposed conv is the conv with the same parameters
+        return conv(g, w, None, s, d, p, groups)
     crops = tuple(
         translate.conv_vjp_input_crop(i, k, ss, dd, lo, hi)
         for i, k, ss, dd, (lo, hi) in zip(case.input_size, case.kernel, s, d, p)
     )
-    dx = conv_transpose(g, w, None, s, d, crops, groups)
-    dw = conv_weight_grad(x, g, case.kernel, s, d, p, groups)
-    return Outputs(y, dx, dw, db)
+    return conv_transpose(g, w, None, s, d, crops, groups)
+
+
+def weight_vjp(case, x, g) -> np.ndarray:
+    """dw of the case's op at x for the cotangent g (float64), in the case's weight layout."""
+    s, d, p, groups = case.stride, case.dilation, case.padding, case.groups
+    if case.is_transpose:
+        # dw[c, o, k] = sum_i x[c, i] * g_full[o, i*s + k*d]: the conv weight-gradient with the
+        # roles of input and cotangent exchanged, which lands directly in (C_in, C_out/g, *k)
+        return conv_weight_grad(g, x, case.kernel, s, d, p, groups)
+    return conv_weight_grad(x, g, case.kernel, s, d, p, groups)
 
 
 def abs_forward_and_vjp(case, x, w, b, g) -> Outputs:

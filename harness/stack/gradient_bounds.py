@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from harness import compare as cmp
+from harness import oracle
 from harness import precision as prec
 from harness.inputs import UNIT_ROUNDOFF
 from harness.stack import reference as ref_mod
@@ -94,23 +95,44 @@ def _curvature(layer: Layer, h: np.ndarray, b: np.ndarray, g: np.ndarray) -> np.
     return 0.0
 
 
-def _layer_bounds(layer, p, h, b, g, e, dtype):
-    """(bound of the input cotangent, {parameter: bound of its gradient}) at one layer."""
+def _arrived(layer: Layer, p: dict, h: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """|J|^T e: how far the error e of the output's cotangent moves the input's (and a skip's part)."""
+    k = layer.kind
+    if k in ACTIVATIONS or k == "leaky_relu":
+        return e * layer.max_slope, None
+    if k in CONV_LIKE:
+        w = np.ones(layer.case.w_shape) if k == "unpool" else np.abs(p["w"])
+        return oracle.input_vjp(layer.case, w, e), None
+    dx, parts = abs_vjp(layer, p, h, e)
+    return dx, parts.get("skip")
+
+
+def _moved(layer: Layer, p: dict, h: np.ndarray, g: np.ndarray) -> dict[str, np.ndarray]:
+    """The parameters' gradients on absolute values at h, g (no input cotangent needed)."""
+    if layer.kind in ("conv", "conv_transpose"):
+        db = {"b": g.sum(axis=(0, *range(2, g.ndim)))} if "b" in p else {}
+        return {"w": oracle.weight_vjp(layer.case, h, g), **db}
+    return abs_vjp(layer, p, h, g)[1]
+
+
+def _layer_bounds(layer: Layer, p: dict, ref, dtype: str, e: np.ndarray):
+    """(bound of the input cotangent, {parameter: bound of its gradient}, a skip's part) at one layer."""
+    i = layer.index
+    h, b = (ref.outputs[i - 1], ref.bounds[i - 1]) if i else (ref.x, np.zeros_like(ref.x))
+    g = ref.cotangents[i]
     elementwise = layer.kind in ACTIVATIONS or layer.kind == "leaky_relu"
     lengths = _lengths(layer, h)
     dx_scale, scales = abs_vjp(layer, p, np.abs(h), np.abs(g))
-    dx_arrived, arrived = abs_vjp(layer, p, np.abs(h), e)
-    if elementwise:
-        dx_arrived = e * layer.max_slope
-    dx_value, values = ref_mod.vjp(layer, p, h, g)
+    dx_arrived, skip = _arrived(layer, p, np.abs(h), e)
     dx_bound = (dx_arrived + _curvature(layer, h, b, g)
-                + _rounding(np.abs(dx_value), dx_scale, lengths["dx"], dtype, elementwise))
+                + _rounding(np.abs(ref.input_cotangents[i]), dx_scale, lengths["dx"], dtype, elementwise))
     grads = {}
     if layer.params:
-        _, moved = abs_vjp(layer, p, np.abs(h) + b, np.abs(g) + e)
+        moved = _moved(layer, p, np.abs(h) + b, np.abs(g) + e)
         for n in layer.params:
-            grads[n] = (moved[n] - scales[n]) + _rounding(np.abs(values[n]), scales[n], lengths[n], dtype, False)
-    return dx_bound, grads, arrived.get("skip")
+            own = _rounding(np.abs(ref.grads[i][n]), scales[n], lengths[n], dtype, False)
+            grads[n] = (moved[n] - scales[n]) + own
+    return dx_bound, grads, skip
 
 
 def gradient_bounds(layers: list[Layer], ref, dtype: str) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
@@ -118,11 +140,8 @@ def gradient_bounds(layers: list[Layer], ref, dtype: str) -> tuple[np.ndarray, l
     e, pending, grads = np.zeros_like(ref.g), [0.0] * len(layers), [None] * len(layers)
     for i in reversed(range(len(layers))):
         layer = layers[i]
-        p = ref_mod.with_skip(layer, ref.params[i], ref.outputs)
-        h = ref.outputs[i - 1] if i else ref.x
-        b = ref.bounds[i - 1] if i else np.zeros_like(ref.x)
         e = e + pending[i]
-        e, grads[i], skip = _layer_bounds(layer, p, h, b, ref.cotangents[i], e, dtype)
+        e, grads[i], skip = _layer_bounds(layer, ref_mod.with_skip(layer, ref.params[i], ref.outputs), ref, dtype, e)
         if skip is not None:
             pending[layer.source] = pending[layer.source] + skip
     return e, grads

@@ -41,16 +41,21 @@ def ratio(err: np.ndarray, bound: np.ndarray) -> float:
 
 
 def verdicts(layers: list[Layer], ref: StackReference, outputs: list[np.ndarray], dtype: str) -> list[LayerVerdict]:
-    """Every layer's end-to-end and local ratio, from a framework's per-layer `outputs` (float64)."""
-    out, prev, own = [], ref.x, [np.asarray(o, dtype=np.float64) for o in outputs]
+    """Every layer's end-to-end and local ratio, from a framework's per-layer `outputs` (float64).
+
+    While every output so far is within its end-to-end bound, a layer's own bound on the framework's
+    input is the oracle's widened by |J|·B (reference.bound_near: no extra sum); once one is not, the
+    bound is computed on the framework's own input (reference.local_bound)."""
+    out, prev, own, within = [], ref.x, [np.asarray(o, dtype=np.float64) for o in outputs], True
     for layer, p, got, want, bound in zip(layers, ref.params, own, ref.outputs, ref.bounds):
         p = ref_mod.with_skip(layer, p, own)
         if got.shape != want.shape:
             raise ValueError(f"layer {layer.index} ({layer.name}): shape {got.shape} where the oracle has {want.shape}")
-        local_ref = ref_mod.apply(layer, p, prev)
-        local = ratio(np.abs(got - local_ref), ref_mod.local_bound(layer, p, prev, dtype))
-        out.append(LayerVerdict(layer.index, layer.name, layer.kind, ratio(np.abs(got - want), bound), local,
-                                float(np.abs(got - want).max())))
+        own_bound = ref_mod.bound_near(layer, ref, dtype) if within else ref_mod.local_bound(layer, p, prev, dtype)
+        e2e = np.abs(got - want)
+        local = ratio(np.abs(got - ref_mod.apply(layer, p, prev)), own_bound)
+        out.append(LayerVerdict(layer.index, layer.name, layer.kind, ratio(e2e, bound), local, float(e2e.max())))
+        within = within and out[-1].e2e_ratio <= 1.0
         prev = got
     return out
 

@@ -24,6 +24,7 @@ from harness.stack.model import Layer
 # an activation's own error, in units of roundoff u of |y|: measured over [-9, 9] in float32, torch 2.13
 # tanh / sigmoid reach 1.1 / 2.0 u|y|, XLA's CPU tanh (jax 0.10.2, a rational approximation) 4.6 u|y|
 ELEMENTWISE_ULPS = 8.0
+COPIES = ("reshape", "upsample", "concat", "condition")  # exact: no rounding of their own
 
 
 def _rng(stack_id: str, index: int, seed: int = 0) -> np.random.Generator:
@@ -121,10 +122,11 @@ def vjp(layer: Layer, p: dict, x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray
         c = x.shape[1]
         return g[:, :c], ({"skip": g[:, c:]} if k == "concat" else {})
     if k in ("conv", "conv_transpose", "unpool"):
-        w = p["w"] if k != "unpool" else np.ones(layer.case.w_shape)
-        out = oracle.forward_and_vjp(layer.case, x, w, p.get("b"), g)
-        grads = {} if k == "unpool" else {"w": out.dw, **({"b": out.db} if "b" in p else {})}
-        return out.dx, grads
+        c = layer.case
+        if k == "unpool":
+            return oracle.input_vjp(c, np.ones(c.w_shape), g), {}
+        db = {"b": g.sum(axis=(0, *range(2, g.ndim)))} if "b" in p else {}
+        return oracle.input_vjp(c, p["w"], g), {"w": oracle.weight_vjp(c, x, g), **db}
     if k == "relu":
         return g * (x > 0), {}
     if k == "leaky_relu":
@@ -195,14 +197,29 @@ def reduction_length(layer: Layer) -> int:
 
 
 def local_bound(layer: Layer, p: dict, x: np.ndarray, dtype: str) -> np.ndarray:
-    """The layer's own error bound in `dtype` on input x: a sum's the single cases' contract
+    """The layer's own error bound in `dtype` on input x (see `bound_from`)."""
+    return bound_from(layer, np.abs(apply(layer, p, x)), local_scale(layer, p, x), dtype)
+
+
+def bound_from(layer: Layer, y_abs: np.ndarray, scale: np.ndarray, dtype: str) -> np.ndarray:
+    """The layer's own error bound from |y| and its scale: a sum's the single cases' contract
     (harness.precision: gamma_K of the scale, plus one final rounding of |y| in 16-bit dtypes), an
-    elementwise op a few units of roundoff of |y|."""
-    scale = local_scale(layer, p, x)
+    elementwise op a few units of roundoff of |y|, a copy none."""
+    if layer.kind in COPIES:
+        return np.zeros_like(y_abs)
     if layer.kind in ("conv", "conv_transpose", "unpool", "linear"):
         c = prec.contract_coefficients(prec.default_contract(dtype), reduction_length(layer))
-        return np.abs(apply(layer, p, x)) * c.magnitude + scale * c.scale + c.tiny
+        return y_abs * c.magnitude + scale * c.scale + c.tiny
     return ELEMENTWISE_ULPS * UNIT_ROUNDOFF[dtype] * scale
+
+
+def bound_near(layer: Layer, ref: StackReference, dtype: str) -> np.ndarray:
+    """The layer's own bound at any input within the oracle's end-to-end bound B of its input: |y|
+    and the scale there are at most the oracle's plus |J|·B (its `propagated`), so no new sum is
+    needed to judge a framework's layer on the framework's own input."""
+    i = layer.index
+    moved = ref.propagated[i]
+    return bound_from(layer, np.abs(ref.outputs[i]) + moved, ref.scales[i] + moved, dtype)
 
 
 @dataclass(frozen=True)
@@ -217,31 +234,40 @@ class StackReference:
     dx: np.ndarray
     grads: list[dict[str, np.ndarray]]  # per layer: the parameters' gradients
     cotangents: list[np.ndarray]  # cotangents[l]: the cotangent at layer l's output
+    input_cotangents: list[np.ndarray]  # layer l's VJP for its input (before any skip joins it)
+    scales: list[np.ndarray]  # local_scale of layer l on the oracle's input
+    propagated: list[np.ndarray]  # |J_l|·B_{l-1}: how far the error of its input can move its output
 
 
-def forward(layers: list[Layer], params, x: np.ndarray, dtype: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    outputs, bounds, h, b = [], [], x, np.zeros_like(x)
+def forward(layers: list[Layer], params, x: np.ndarray, dtype: str) -> dict[str, list[np.ndarray]]:
+    """Every layer's output, end-to-end bound, scale and propagated input bound."""
+    out = {"outputs": [], "bounds": [], "scales": [], "propagated": []}
+    h, b = x, np.zeros_like(x)
     for layer, p in zip(layers, params):
-        p = with_skip(layer, p, outputs, bounds)
-        b = local_bound(layer, p, h, dtype) + propagate(layer, p, b)
+        p = with_skip(layer, p, out["outputs"], out["bounds"])
+        moved, scale = propagate(layer, p, b), local_scale(layer, p, h)
         h = apply(layer, p, h)
-        outputs.append(h)
-        bounds.append(b)
-    return outputs, bounds
+        b = bound_from(layer, np.abs(h), scale, dtype) + moved
+        for key, value in (("outputs", h), ("bounds", b), ("scales", scale), ("propagated", moved)):
+            out[key].append(value)
+    return out
 
 
-def backward(layers: list[Layer], params, x: np.ndarray, outputs, g: np.ndarray):
-    """dx, every layer's parameter gradients and the cotangent at every layer's output; a concat's
-    skip cotangent joins its source layer's."""
-    grads: list = [None] * len(layers)
-    cotangents: list = [None] * len(layers)
-    pending = [0.0] * len(layers)  # cotangents reaching a layer's output through a later concat
-    for i in reversed(range(len(layers))):
-        g = cotangents[i] = g + pending[i]
-        g, grads[i] = vjp(layers[i], params[i], outputs[i - 1] if i else x, g)
-        if "skip" in grads[i]:
-            pending[layers[i].source] = pending[layers[i].source] + grads[i].pop("skip")
-    return g, grads, cotangents
+def backward(layers: list[Layer], params, x: np.ndarray, outputs, g: np.ndarray) -> dict:
+    """dx, every layer's parameter gradients, the cotangent at every layer's output and every layer's
+    VJP for its input; a concat's skip cotangent joins its source layer's."""
+    n = len(layers)
+    out = {"grads": [None] * n, "cotangents": [None] * n, "input_cotangents": [None] * n}
+    pending = [0.0] * n  # cotangents reaching a layer's output through a later concat
+    for i in reversed(range(n)):
+        g = out["cotangents"][i] = g + pending[i]
+        g, grads = vjp(layers[i], params[i], outputs[i - 1] if i else x, g)
+        out["input_cotangents"][i] = g
+        if "skip" in grads:
+            pending[layers[i].source] = pending[layers[i].source] + grads.pop("skip")
+        out["grads"][i] = grads
+    out["dx"] = g
+    return out
 
 
 def reference(stack_id: str, layers: list[Layer], batch: int, dtype: str, seed: int = 0) -> StackReference:
@@ -249,7 +275,6 @@ def reference(stack_id: str, layers: list[Layer], batch: int, dtype: str, seed: 
     rng = _rng(stack_id, -1, seed)
     x = round_to_dtype(rng.standard_normal((batch, *layers[0].in_shape)), dtype)
     params = make_params(stack_id, layers, dtype, seed, batch)
-    outputs, bounds = forward(layers, params, x, dtype)
-    g = round_to_dtype(rng.standard_normal(outputs[-1].shape), dtype)
-    dx, grads, cotangents = backward(layers, params, x, outputs, g)
-    return StackReference(x, params, outputs, bounds, g, dx, grads, cotangents)
+    fwd = forward(layers, params, x, dtype)
+    g = round_to_dtype(rng.standard_normal(fwd["outputs"][-1].shape), dtype)
+    return StackReference(x=x, params=params, g=g, **fwd, **backward(layers, params, x, fwd["outputs"], g))

@@ -21,10 +21,15 @@ from harness.stack import model as m
 SIMPLE = ("relu", "tanh", "sigmoid")
 
 
+def _words() -> tuple[str, ...]:
+    """The layers a bare word names: the activations, and every layer whose fields all have defaults."""
+    return SIMPLE + tuple(k for k, fields in FIELDS.items() if all(d is not REQUIRED for _, d in fields.values()))
+
+
 def _kind_and_params(index: int, entry) -> tuple[str, object, str | None]:
     if isinstance(entry, str):
-        if entry not in SIMPLE:
-            raise m.StackError(index, entry, f"a layer named by a word is one of {', '.join(SIMPLE)}")
+        if entry not in WORDS:
+            raise m.StackError(index, entry, f"a layer named by a word is one of {', '.join(WORDS)}")
         return entry, {}, None
     if not isinstance(entry, dict):
         raise m.StackError(index, type(entry).__name__, "each layer is a word (relu) or a one-key mapping")
@@ -77,6 +82,7 @@ FIELDS = {
     "condition": {"features": ("int", REQUIRED)},
 }
 _TYPES = {"number": (int, float), "int": int, "bool": bool, "int or list": (int, list)}
+WORDS = _words()
 
 
 def _fields(index: int, kind: str, params) -> dict:
