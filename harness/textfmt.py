@@ -75,7 +75,7 @@ def stack_failure_text(case, rows: list[dict]) -> str:
         if r["status"] == Status.PASS and not r.get("blame"):
             continue
         lines.append(f"  {r['quantity']:<12}  {str(r.get('layer_name') or ''):<17}  {r['status']:<14}  "
-                     f"{_num(r.get('error_ratio')):>9}  {_num(r.get('local_ratio')):>11}  {_num(r.get('max_abs_error')):>8}")
+                     f"{_num(r.get('bound_ratio')):>9}  {_num(r.get('local_ratio')):>11}  {_num(r.get('max_abs_error')):>8}")
         if r.get("message"):
             lines.append(f"                {r['message']}")
     lines.append("  (e2e ratio = max |err| of the layer's output / the bound propagated from |x|*|w| through the "

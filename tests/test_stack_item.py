@@ -4,6 +4,7 @@ text, and the memory budget."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -91,7 +92,7 @@ def test_torch_rows_per_layer_and_per_gradient_all_pass():
     assert {"dx", "dw[0]", "db[0]", "dw[2]", "dw[5]", "db[7]"} <= set(by_q)
     assert all(r["status"] == Status.PASS for r in rows), [(r["quantity"], r["message"]) for r in rows if r["status"] != "pass"]
     assert by_q["y[2]"]["layer_name"] == "down" and "conv2d" in by_q["y[2]"]["call"]
-    assert 1e-4 < max(r["error_ratio"] for r in rows) <= 1
+    assert 1e-4 < max(r["bound_ratio"] for r in rows) <= 1
 
 
 def test_a_wrong_middle_layer_fails_its_row_is_blamed_and_the_failure_text_names_its_line(monkeypatch):
@@ -115,3 +116,33 @@ def test_a_stack_over_the_memory_budget_is_refused_with_its_estimate(monkeypatch
     assert len(rows) == 1 and rows[0]["status"] == Status.SKIPPED
     assert "MiB for this stack, over the budget of 0 MiB" in rows[0]["message"]
     assert stack_item.memory_estimate_mib(stack) > 0.01
+
+
+def test_the_report_shows_each_stack_its_error_growth_and_the_blame(monkeypatch, tmp_path):
+    pytest.importorskip("torch")
+    from harness import results
+    from harness.report import build_report
+
+    monkeypatch.setitem(runners.RUNNERS, "torch", ("tests.stack_doubles", ()))
+    stack, single = _unet()
+    rows = stack_item.run_stack_item(stack, "float32", adapters.get("torch"))
+    rows += stack_item.run_stack_item(stack, "float32", adapters.get("numpy"))  # no stack runner: not in items
+    df = results.to_frame(rows)
+    html = build_report([(df, {}, "run")], tmp_path / "r.html", write_csv_file=False).read_text()
+    section = html[html.index('<section id="stacks">'):]
+    section = section[:section.index("</section>")]
+    assert "the layer to blame is <b>2 down</b>" in section
+    assert section.count("<svg") == 1 and "error growth through the layers of unet" in section
+    assert re.search(r"worst error ÷ bound:\s*<b>torch</b> float32", section) and "(mismatch)" in section
+    assert "<b>numpy</b> float32: unsupported: numpy has no stack runner" in section
+
+
+def test_a_report_without_stacks_has_no_stacks_section(tmp_path):
+    from harness import results
+    from harness.report import build_report
+    from harness.runner import run_item
+
+    single = _unet()[1]
+    df = results.to_frame(run_item(single, "float32", adapters.get("numpy")))
+    html = build_report([(df, {}, "run")], tmp_path / "r.html", write_csv_file=False).read_text()
+    assert 'id="stacks"' not in html

@@ -22,6 +22,7 @@ from harness.report.data import page_data, page_rows, script_json
 from harness.report.profiles import PrecisionProfile, precision_view
 from harness.report.rows import ResultRow, rows_from_frame
 from harness.report.runs import Run, merge_runs, write_csv
+from harness.report.stacks import StackPanel, stacks_view
 from harness.report.views import (
     LOADER,
     Counts,
@@ -52,6 +53,7 @@ class Report:
     matrix: Matrix
     plots: dict[str, Markup]
     precision: PrecisionProfile | None  # the 16-bit precision profile; None without float16/bfloat16 rows
+    stacks: list[StackPanel]  # one per stack case (harness.report.stacks); [] without stacks
     environment: Environment
     data: Markup  # the JSON blob of cases and rows
     row_number: dict[int, int]  # id(row) → its index in the blob (the matrix cells name their worst row)
@@ -91,7 +93,7 @@ def report_view(runs: list[Run], merged: pd.DataFrame | None = None) -> Report:
         plots={"strip_error": plots.distribution_plot(case_rows, "error", multi_run),
                "strip_bound": plots.distribution_plot(case_rows, "bound", multi_run),
                "scatter": plots.k_scatter(case_rows, frameworks)},
-        precision=precision_view(merged, case_rows, multi_run),
+        precision=precision_view(merged, case_rows, multi_run), stacks=stacks_view(merged, multi_run),
         environment=environment_view([env for _df, env, _label in runs], [label for _df, _env, label in runs]),
         data=script_json(page_data(case_views, multi_run)),
         row_number={id(r): i for i, r in enumerate(page_rows(case_views))}, legend=legend_swatches(),
