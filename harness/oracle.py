@@ -47,9 +47,6 @@ def _windows(xp: np.ndarray, out: tuple[int, ...], kernel, stride, dilation) -> 
     return as_strided(xp, shape=shape, strides=strides, writeable=False)
 
 
-def _spatial_letters(n: int, offset: int) -> str:
-    return _LETTERS[offset : offset + n]
-
 
 def _grouped(a: np.ndarray, groups: int) -> np.ndarray:
     """(N, C, ...) → (N, G, C/G, ...)."""
@@ -93,16 +90,18 @@ def conv_transpose(x, w, b, stride, dilation, pads: Pads, groups: int) -> np.nda
         for i, k, s, d in zip(x.shape[2:], kernel, stride, dilation)
     )
     y = np.zeros((n, groups, cout // groups, *full))
-    xg = _grouped(x, groups)  # N G C *i
-    wg = w.reshape(groups, cin // groups, cout // groups, *kernel)  # G C O *k
-    i_ = _spatial_letters(nd, 0)
-    for tap in itertools.product(*(range(k) for k in kernel)):  # one product per tap bounds the memory
-        contrib = np.einsum(f"zgc{i_},gco->zgo{i_}", xg, wg[(slice(None),) * 3 + tap], optimize=True)
+    # every tap of every input pixel in one product per group: (G, N*i, C) @ (G, C, O*k), as im2col
+    # does for conv (the same memory: one value per output channel and tap of each input pixel)
+    xm = _grouped(x, groups).transpose(1, 0, *range(3, 3 + nd), 2).reshape(groups, -1, cin // groups)
+    wm = w.reshape(groups, cin // groups, -1)
+    taps = (xm @ wm).reshape(groups, n, *x.shape[2:], cout // groups, *kernel)  # G N *i O *k
+    taps = taps.transpose(1, 0, 2 + nd, *range(2, 2 + nd), *range(3 + nd, 3 + 2 * nd))  # N G O *i *k
+    for tap in itertools.product(*(range(k) for k in kernel)):
         index = tuple(
             slice(t * d, t * d + (i - 1) * s + 1, s)
             for t, d, s, i in zip(tap, dilation, stride, x.shape[2:])
         )
-        y[(slice(None),) * 3 + index] += contrib
+        y[(slice(None),) * 3 + index] += taps[(Ellipsis, *tap)]
     y = pad_or_crop(y.reshape(n, cout, *full), tuple((-lo, -hi) for lo, hi in pads))
     if b is not None:
         y = y + b.reshape(1, -1, *([1] * nd))

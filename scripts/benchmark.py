@@ -12,7 +12,14 @@
            (8×64×32×32, k3 s2). Target: within 3× of torch.
 3. imports the cost of importing each framework, and that a run that selects one framework imports
            no other (lazy imports).
-4. suite   (--suite) `pytest -n auto` over everything: wall time, peak RSS per worker, and the split
+4. stack   the 64×64 DCGAN generator (cases/stacks/generators.yaml, batch 4, float32), forward +
+           backward end to end in every framework with a stack runner: the runner's own call (seeded
+           NumPy arrays → the framework's tensors, its forward and backward, its outputs back; Keras
+           builds its Model, ONNX its graph and session inside it), and the whole item (`run_stack_item`:
+           the runner, every layer judged on the framework's own input, gradient rows; the oracle cached
+           per (stack, dtype), as in a run). Target: at most 2×. Also the oracle's time and peak memory
+           (tracemalloc) against the estimate that refuses a stack over HARNESS_STACK_MEMORY_MIB.
+5. suite   (--suite) `pytest -n auto` over everything: wall time, peak RSS per worker, and the split
            between framework calls, oracle, comparison and the rest (imports, collection, harness).
 """
 
@@ -224,6 +231,40 @@ def bench_items() -> list[dict]:
     return out
 
 
+STACK_CASE = ("cases/stacks/generators.yaml", "tf_dcgan_generator_64")
+
+
+def bench_stack() -> dict:
+    import tracemalloc
+
+    from harness.loader import load_file
+    from harness.stack import item as stack_item
+    from harness.stack.runners import RUNNERS, runner
+
+    cases, _ = load_file(ROOT / STACK_CASE[0])
+    case = next(c for c in cases if c.id == STACK_CASE[1])
+    tracemalloc.start()
+    start = time.perf_counter()
+    ref = stack_item.stack_oracle(case, "float32").ref
+    oracle_s = time.perf_counter() - start
+    peak_mib = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    out = {"case": case.id, "batch": case.batch, "oracle_s": oracle_s, "oracle_peak_mib": peak_mib,
+           "estimate_mib": stack_item.memory_estimate_mib(case), "frameworks": []}
+    for name in RUNNERS:
+        adapter = adapters.get(name)
+        if not adapter.available():
+            continue
+        rows = stack_item.run_stack_item(case, "float32", adapter)  # warm: imports, compiles
+        assert all(r["status"] == "pass" for r in rows), [r["message"] for r in rows if r["status"] != "pass"]
+        run = runner(adapter)
+        run_s = timeit(lambda: run.run(case.layers, ref, "float32"), min_time=1.0, min_runs=3)  # noqa: B023
+        item_s = timeit(lambda: stack_item.run_stack_item(case, "float32", adapter), min_time=1.0, min_runs=3)  # noqa: B023
+        out["frameworks"].append({"framework": name, "run_ms": run_s * 1e3, "item_ms": item_s * 1e3,
+                                  "ratio": item_s / run_s, "rows": len(rows)})
+    return out
+
+
 def bench_oracle() -> list[dict]:
     import torch
 
@@ -350,6 +391,13 @@ def markdown(res: dict) -> str:
         lines += [f"| {r['case']} {r['dtype']} | {r['elements']} | {r['compare_ms']:.1f} | {r['contract_build_ms']:.1f} |"
                   for r in res["compare"]]
         lines.append("")
+    if res.get("stack"):
+        st = res["stack"]
+        lines += [f"Stack {st['case']} (batch {st['batch']}, float32, forward + backward): the oracle "
+                  f"{st['oracle_s']:.2f} s once, peak {st['oracle_peak_mib']:.0f} MiB (estimated {st['estimate_mib']:.0f} MiB)", "",
+                  "| framework | runner call ms | whole stack item ms (ratio) |", "|---|---:|---:|"]
+        lines += [f"| {r['framework']} | {r['run_ms']:.1f} | {r['item_ms']:.1f} ({r['ratio']:.2f}×) |" for r in st["frameworks"]]
+        lines.append("")
     if res.get("imports"):
         imp = res["imports"]
         lines.append("Import time: " + ", ".join(f"{k} {v:.2f} s" for k, v in imp["import_seconds"].items()))
@@ -371,11 +419,11 @@ def markdown(res: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", action="store_true", help="also time the whole test suite (minutes)")
-    ap.add_argument("--only", choices=("items", "oracle", "compare", "imports"), action="append",
+    ap.add_argument("--only", choices=("items", "oracle", "compare", "stack", "imports"), action="append",
                     help="run only these parts")
     ap.add_argument("-o", "--output", default=str(ROOT / "reports" / "benchmark.json"))
     args = ap.parse_args()
-    parts = args.only or ["items", "oracle", "compare", "imports"]
+    parts = args.only or ["items", "oracle", "compare", "stack", "imports"]
     res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
                       f"{platform.python_version()}"}
     if "items" in parts:
@@ -384,6 +432,8 @@ def main() -> int:
         res["oracle"] = bench_oracle()
     if "compare" in parts:
         res["compare"] = bench_compare()
+    if "stack" in parts:
+        res["stack"] = bench_stack()
     if "imports" in parts:
         res["imports"] = bench_imports(ROOT / "reports" / ".benchmark")
     if args.suite:

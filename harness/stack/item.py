@@ -13,6 +13,7 @@ import json
 import os
 import time
 import traceback
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -40,13 +41,25 @@ def memory_budget_mib() -> float:
     return float(os.environ.get(MEMORY_ENV, "8192"))
 
 
+@dataclass(frozen=True)
+class Oracle:
+    """What every framework's item of a (stack, dtype) is judged against, computed once."""
+
+    ref: StackReference
+    near: list[np.ndarray]  # each layer's own bound near the oracle's input (judge.near_bounds)
+    dx_bound: np.ndarray
+    grad_bounds: list[dict[str, np.ndarray]]
+    seconds: float
+
+
 @lru_cache(maxsize=4)
-def stack_reference(case: StackCase, dtype: str) -> tuple[StackReference, np.ndarray, list, float]:
-    """The oracle's stack, its gradient bounds and its seconds; once per (stack, dtype) and process."""
+def stack_oracle(case: StackCase, dtype: str) -> Oracle:
+    """The oracle's stack and its bounds; once per (stack, dtype) and process."""
     start = time.perf_counter()
-    ref = reference(case.id, list(case.layers), case.batch, dtype, case.seed)
-    dx_bound, grad_bounds = gradient_bounds(list(case.layers), ref, dtype)
-    return ref, dx_bound, grad_bounds, time.perf_counter() - start
+    layers = list(case.layers)
+    ref = reference(case.id, layers, case.batch, dtype, case.seed)
+    dx_bound, grad_bounds = gradient_bounds(layers, ref, dtype)
+    return Oracle(ref, judge.near_bounds(layers, ref, dtype), dx_bound, grad_bounds, time.perf_counter() - start)
 
 
 def base_row(case: StackCase, dtype: str, adapter: Adapter) -> dict:
@@ -75,11 +88,11 @@ def run_stack_item(case: StackCase, dtype: str, adapter: Adapter) -> list[dict]:
     if need > budget:
         return _one_row(base, Status.SKIPPED, f"the oracle needs about {need:,.0f} MiB for this stack, over the "
                         f"budget of {budget:,.0f} MiB ({MEMORY_ENV}); raise it to run the stack")
-    ref, dx_bound, grad_bounds, oracle_seconds = stack_reference(case, dtype)
-    base["oracle_seconds"] = oracle_seconds
+    oracle = stack_oracle(case, dtype)
+    base["oracle_seconds"] = oracle.seconds
     start = time.perf_counter()
     try:
-        got = run.run(case.layers, ref, dtype)
+        got = run.run(case.layers, oracle.ref, dtype)
     except StackUnsupported as exc:
         return _one_row({**base, "layer": exc.index}, Status.UNSUPPORTED, str(exc))
     except Exception as exc:  # noqa: BLE001 - any framework exception is a result
@@ -88,19 +101,19 @@ def run_stack_item(case: StackCase, dtype: str, adapter: Adapter) -> list[dict]:
                         seconds=time.perf_counter() - start)
     base.update(seconds=time.perf_counter() - start, version=got.get("version", base["version"]), expression="native")
     try:
-        rows = layer_rows(case, dtype, base, ref, got)
+        rows = layer_rows(case, dtype, base, oracle, got)
     except ValueError as exc:  # a layer output of the wrong shape
         return _one_row(base, Status.SHAPE_MISMATCH, str(exc))
     if run.gradients:
-        rows += gradient_rows(case, base, ref, got, dx_bound, grad_bounds)
+        rows += gradient_rows(case, base, oracle, got)
     return rows
 
 
-def layer_rows(case: StackCase, dtype: str, base: dict, ref: StackReference, got: dict) -> list[dict]:
+def layer_rows(case: StackCase, dtype: str, base: dict, oracle: Oracle, got: dict) -> list[dict]:
     """One row per layer output: end-to-end ratio (`bound_ratio`: its error over the bound propagated
     through the stack), local ratio, the blame. A stack row has no `error_ratio` (units of u of
     |x|⋆|w| are a single case's measure)."""
-    found = judge.verdicts(list(case.layers), ref, got["outputs"], dtype)
+    found = judge.verdicts(list(case.layers), oracle.ref, got["outputs"], dtype, oracle.near)
     blamed = judge.blame(found, case.tolerance)
     calls = got.get("calls") or [""] * len(found)
     rows = []
@@ -113,10 +126,11 @@ def layer_rows(case: StackCase, dtype: str, base: dict, ref: StackReference, got
     return rows
 
 
-def gradient_rows(case: StackCase, base: dict, ref: StackReference, got: dict, dx_bound, grad_bounds) -> list[dict]:
+def gradient_rows(case: StackCase, base: dict, oracle: Oracle, got: dict) -> list[dict]:
     """The input's gradient and every parameter's, each against its bound (harness.stack.gradient_bounds)."""
-    rows = [_gradient_row(case, base, "dx", None, "input", got["dx"], ref.dx, dx_bound)]
-    for layer, want, bounds, have in zip(case.layers, ref.grads, grad_bounds, got["grads"]):
+    ref = oracle.ref
+    rows = [_gradient_row(case, base, "dx", None, "input", got["dx"], ref.dx, oracle.dx_bound)]
+    for layer, want, bounds, have in zip(case.layers, ref.grads, oracle.grad_bounds, got["grads"]):
         for n, value in want.items():
             rows.append(_gradient_row(case, base, f"d{n}[{layer.index}]", layer.index, layer.name, have.get(n), value,
                                       bounds[n], layer.kind))
@@ -132,7 +146,7 @@ def _gradient_row(case, base, quantity, index, name, have, want, bound, kind="in
     if have.shape != want.shape:
         return {**row, "status": Status.SHAPE_MISMATCH, "shape": list(have.shape),
                 "message": f"shape {have.shape} where the oracle has {want.shape}"}
-    err = np.abs(have - want)
+    err = judge.abs_error(have, want)
     ratio = judge.ratio(err, bound)
     ok = ratio <= case.tolerance
     return {**row, "status": Status.PASS if ok else Status.MISMATCH, "bound_ratio": ratio,

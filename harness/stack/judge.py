@@ -5,6 +5,7 @@ the first layer whose local error exceeds its bound is the one to blame."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,31 +30,43 @@ class LayerVerdict:
 
 
 def ratio(err: np.ndarray, bound: np.ndarray) -> float:
-    """max err / bound; 0/0 is 0, err/0 infinite (an exact layer must be exact), a NaN error infinite
+    """max err / bound; 0/0 is 0, err/0 enormous (an exact layer must be exact), a NaN error infinite
     (a framework's NaN where the oracle is finite never passes)."""
     if not err.size:
         return 0.0
-    if np.isnan(err).any():
-        return float("inf")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(err == 0, 0.0, err / bound)
-    return float(r.max())
+    floor = np.maximum(bound, np.finfo(np.float64).tiny)
+    worst = float(np.max(np.divide(err, floor, out=floor)))
+    return float("inf") if math.isnan(worst) else worst
 
 
-def verdicts(layers: list[Layer], ref: StackReference, outputs: list[np.ndarray], dtype: str) -> list[LayerVerdict]:
+def abs_error(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """|got - want| in one new array."""
+    err = np.subtract(got, want)
+    return np.abs(err, out=err)
+
+
+def near_bounds(layers: list[Layer], ref: StackReference, dtype: str) -> list[np.ndarray]:
+    """Every layer's own bound near the oracle's input (reference.bound_near): the same for every
+    framework, so computed once per (stack, dtype)."""
+    return [ref_mod.bound_near(layer, ref, dtype) for layer in layers]
+
+
+def verdicts(layers: list[Layer], ref: StackReference, outputs: list[np.ndarray], dtype: str,
+             near: list[np.ndarray] | None = None) -> list[LayerVerdict]:
     """Every layer's end-to-end and local ratio, from a framework's per-layer `outputs` (float64).
 
     While every output so far is within its end-to-end bound, a layer's own bound on the framework's
     input is the oracle's widened by |J|·B (reference.bound_near: no extra sum); once one is not, the
     bound is computed on the framework's own input (reference.local_bound)."""
     out, prev, own, within = [], ref.x, [np.asarray(o, dtype=np.float64) for o in outputs], True
+    near = near if near is not None else near_bounds(layers, ref, dtype)
     for layer, p, got, want, bound in zip(layers, ref.params, own, ref.outputs, ref.bounds):
         p = ref_mod.with_skip(layer, p, own)
         if got.shape != want.shape:
             raise ValueError(f"layer {layer.index} ({layer.name}): shape {got.shape} where the oracle has {want.shape}")
-        own_bound = ref_mod.bound_near(layer, ref, dtype) if within else ref_mod.local_bound(layer, p, prev, dtype)
-        e2e = np.abs(got - want)
-        local = ratio(np.abs(got - ref_mod.apply(layer, p, prev)), own_bound)
+        own_bound = near[layer.index] if within else ref_mod.local_bound(layer, p, prev, dtype)
+        e2e = abs_error(got, want)
+        local = ratio(abs_error(got, ref_mod.apply(layer, p, prev)), own_bound)
         out.append(LayerVerdict(layer.index, layer.name, layer.kind, ratio(e2e, bound), local, float(e2e.max())))
         within = within and out[-1].e2e_ratio <= 1.0
         prev = got
