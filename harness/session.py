@@ -121,20 +121,14 @@ def _matches(name: str, patterns: list[str] | None) -> bool:
     return all(fnmatch.fnmatch(name, p) if any(c in p for c in "*?[") else p in name for p in patterns)
 
 
-def _runs_in(case: Case, adapter: Adapter) -> bool:
-    """The case's own `frameworks:` list (if any) names the adapter, and the adapter has a path for it."""
-    if case.frameworks and not any(registry.named(adapter.name, f) for f in case.frameworks):
-        return False
-    return adapter.applies_to(case)
-
-
-def _stack_runs_in(case: StackCase, adapter: Adapter) -> bool:
-    """The stack's own `frameworks:` list (if any) names the adapter, and it has a stack runner."""
+def _runs_in(case: Case | StackCase, adapter: Adapter) -> bool:
+    """The case's own `frameworks:` list (if any) names the adapter, and the adapter has a path for
+    it (for a stack: a stack runner)."""
     from harness.stack.runners import has_runner
 
     if case.frameworks and not any(registry.named(adapter.name, f) for f in case.frameworks):
         return False
-    return has_runner(adapter)
+    return has_runner(adapter) if isinstance(case, StackCase) else adapter.applies_to(case)
 
 
 def chosen_adapters(frameworks: list[str] | None, installed_only: bool = False) -> list[Adapter]:
@@ -160,8 +154,7 @@ def select_items(cases: list[Case], frameworks: list[str] | None = None, dtypes:
     for case in cases:
         if set(case.marks) & set(exclude_marks):
             continue
-        stack = isinstance(case, StackCase)
-        runs_in = [adapter for adapter in chosen if (_stack_runs_in if stack else _runs_in)(case, adapter)]
+        runs_in = [adapter for adapter in chosen if _runs_in(case, adapter)]
         for dtype in case.dtypes:
             if not dtypes or dtype in dtypes:
                 items += [make_item(case, dtype, adapter) for adapter in runs_in]

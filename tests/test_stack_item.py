@@ -146,3 +146,47 @@ def test_a_report_without_stacks_has_no_stacks_section(tmp_path):
     df = results.to_frame(run_item(single, "float32", adapters.get("numpy")))
     html = build_report([(df, {}, "run")], tmp_path / "r.html", write_csv_file=False).read_text()
     assert 'id="stacks"' not in html
+
+
+MIXED_SIGN = textwrap.dedent("""\
+    cases:
+      - id: mixed_sign_stack
+        input_shape: [6, 11]
+        batch: 2
+        dtype: float32
+        layers:
+          - {conv1d: {out_channels: 4, kernel: 3, stride: 2, padding: [[-1, 1]]}, name: crop_pad}
+          - relu
+    """)
+
+
+def test_repro_of_a_stack_is_its_blamed_conv_layer_alone_and_the_script_reproduces_it(tmp_path):
+    """JAX 0.10.2's XLA CPU float32 conv with mixed-sign padding (openxla/xla#48713) inside a stack:
+    the conv layer is blamed, and `harness repro` writes that layer as a standalone script that fails."""
+    pytest.importorskip("jax")
+    import subprocess
+    import sys
+
+    from harness.stack import repro as stack_repro
+
+    stack = loader.load_text(MIXED_SIGN, "cases/mixed.yaml")[0][0]
+    script = stack_repro.build(stack, "float32", adapters.get("jax"))
+    assert script.case.id == "mixed_sign_stack.layer0" and script.case.line == 7
+    assert script.case.padding == ((-1, 1),)
+    path = tmp_path / "repro.py"
+    path.write_text(script.text)
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+
+
+def test_repro_of_a_stack_blamed_on_an_activation_names_the_call_and_the_rerun():
+    pytest.importorskip("tensorflow")
+    from harness.repro import ReproError
+    from harness.stack import repro as stack_repro
+
+    text = "cases:\n  - id: lrelu\n    input_shape: [3, 4]\n    dtype: float64\n    layers:\n      - {leaky_relu: {slope: 0.2}}\n"
+    stack = loader.load_text(text, "cases/l.yaml")[0][0]
+    with pytest.raises(ReproError) as err:
+        stack_repro.build(stack, "float64", adapters.get("tensorflow"))
+    assert "the layer to blame is 0 (leaky_relu, leaky_relu): it ran `tf.nn.leaky_relu(h, alpha=0.2)`" in str(err.value)
+    assert "harness run cases/l.yaml -k lrelu -f tensorflow -d float64" in str(err.value)

@@ -63,8 +63,8 @@ def test_tf_same_and_the_usual_pytorch_port_are_one_pixel_apart():
 @pytest.mark.parametrize("framework", ["torch", "tensorflow"])
 def test_each_spelling_agrees_with_the_oracle_in_each_framework(framework):
     pytest.importorskip(framework)
-    from harness.stack import runners
     from harness import adapters
+    from harness.stack import runners
 
     run = runners.runner(adapters.get(framework))
     for case in _pair():

@@ -1,4 +1,5 @@
-"""`harness repro CASE -f FRAMEWORK [-d DTYPE] [-o FILE]`: a standalone reproducer script for one item."""
+"""`harness repro CASE -f FRAMEWORK [-d DTYPE] [-o FILE]`: a standalone reproducer script for one item
+(for a stack case: its blamed conv layer, alone; harness.stack.repro)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def main(args: argparse.Namespace) -> int:
     import numpy as np
 
     from harness import repro
+    from harness.stack import repro as stack_repro
 
     cases, _ = loader.load_paths(args.paths)
     chosen, hint = find_cases(cases, args.case)
@@ -35,7 +37,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         adapter = adapters.get(args.framework)
         out = Path(args.output) if args.output else None
-        script = repro.build(case, args.dtype or case.dtypes[0], adapter, out.with_suffix(".npz").name if out else None)
+        build = stack_repro.build if case.op == "stack" else repro.build
+        script = build(case, args.dtype or case.dtypes[0], adapter, out.with_suffix(".npz").name if out else None)
     except (KeyError, repro.ReproError) as exc:
         print(f"harness repro: {exc}", file=sys.stderr)
         return 2

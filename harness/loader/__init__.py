@@ -18,10 +18,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from harness.case import Case, CaseError
-from harness.loader import native
+from harness.loader import native, stack
 from harness.loader.common import FieldError, did_you_mean, short_repr
 from harness.loader.expand import expand
-from harness.loader import stack
 from harness.loader.schema import ID_PATTERN, MAX_ID_LENGTH, Accumulation, CaseSpec, StackSpec, Tolerance, to_case
 from harness.loader.yaml_safe import parse_yaml
 

@@ -88,7 +88,10 @@ def run_stack_item(case: StackCase, dtype: str, adapter: Adapter) -> list[dict]:
     if need > budget:
         return _one_row(base, Status.SKIPPED, f"the oracle needs about {need:,.0f} MiB for this stack, over the "
                         f"budget of {budget:,.0f} MiB ({MEMORY_ENV}); raise it to run the stack")
-    oracle = stack_oracle(case, dtype)
+    try:
+        oracle = stack_oracle(case, dtype)
+    except Exception as exc:  # noqa: BLE001 - a harness bug is an error row, not a lost item
+        return _one_row(base, Status.ERROR, f"the stack oracle failed: {exc!r}", traceback=traceback.format_exc())
     base["oracle_seconds"] = oracle.seconds
     start = time.perf_counter()
     try:

@@ -11,8 +11,8 @@ import numpy as np
 from harness.adapters import program as pg
 from harness.adapters.jax_padding import program as jax_program
 from harness.stack.model import Layer
-from harness.stack.runners import program_call
 from harness.stack.reference import StackReference, with_skip
+from harness.stack.runners import program_call
 
 NAME = "jax"
 TRAINED = ("w", "b", "gamma", "beta")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from harness.adapters import program as pg
 from harness.adapters import torch_padding as tp
 from harness.stack.model import Layer
-from harness.stack.runners import program_call
 from harness.stack.reference import StackReference, with_skip
+from harness.stack.runners import program_call
 
 NAME = "torch"
 TRAINED = ("w", "b", "gamma", "beta")
