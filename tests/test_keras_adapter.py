@@ -161,7 +161,7 @@ def test_plan_details_name_the_spelling():
 
 def _layer_cases():
     """Library cases of each (op, ndim, layout) with a Keras layer, then the Keras-shaped ones."""
-    cases, _ = loader.load_paths([Path(__file__).resolve().parent.parent / "cases"])
+    cases, _ = loader.load_paths([Path(__file__).resolve().parent.parent / "cases"], stacks=False)
     seen, chosen = set(), []
     for case in cases + KERAS_SHAPED:
         key = (case.op, case.ndim, case.layout, case.bias, case.groups > 1)

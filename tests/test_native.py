@@ -24,7 +24,7 @@ FIELDS = ("op", "ndim", "in_channels", "out_channels", "kernel", "stride", "dila
 
 @lru_cache(maxsize=1)
 def _library():
-    cases, _ = loader.load_paths([ROOT / "cases"])
+    cases, _ = loader.load_paths([ROOT / "cases"], stacks=False)
     return tuple(cases)
 
 

@@ -42,7 +42,7 @@ def realistic():
 
 
 def library():
-    cases, errors = loader.load_paths([ROOT / "cases"])
+    cases, errors = loader.load_paths([ROOT / "cases"], stacks=False)
     return cases
 
 

@@ -13,7 +13,7 @@ LIBRARY = Path(__file__).resolve().parent.parent / "cases"
 
 
 def _library():
-    cases, _ = loader.load_paths([LIBRARY])
+    cases, _ = loader.load_paths([LIBRARY], stacks=False)
     return cases
 
 

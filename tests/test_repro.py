@@ -49,7 +49,7 @@ def _run_scripts(paths: list[Path]) -> list[dict]:
 
 @functools.lru_cache(maxsize=1)
 def _library():
-    return loader.load_paths([LIBRARY])[0]
+    return loader.load_paths([LIBRARY], stacks=False)[0]
 
 
 def _xfail_items():

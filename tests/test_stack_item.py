@@ -190,3 +190,15 @@ def test_repro_of_a_stack_blamed_on_an_activation_names_the_call_and_the_rerun()
         stack_repro.build(stack, "float64", adapters.get("tensorflow"))
     assert "the layer to blame is 0 (leaky_relu, leaky_relu): it ran `tf.nn.leaky_relu(h, alpha=0.2)`" in str(err.value)
     assert "harness run cases/l.yaml -k lrelu -f tensorflow -d float64" in str(err.value)
+
+
+def test_translate_of_a_stack_translates_each_conv_layer_at_its_line(tmp_path, capsys, monkeypatch):
+    from harness import cli
+
+    monkeypatch.setenv("COLUMNS", "300")  # rich's rule lines are cut to the console's width
+    (tmp_path / "unet.yaml").write_text(UNET)
+    assert cli.main(["translate", "unet", str(tmp_path), "-f", "torch"]) == 0
+    out = capsys.readouterr().out
+    assert [n for n in ("unet.layer0", "unet.layer2", "unet.layer5", "unet.layer7") if n in out] == [
+        "unet.layer0", "unet.layer2", "unet.layer5", "unet.layer7"]
+    assert "unet.yaml:9 unet.layer2" in out and "conv_transpose2d" in out

@@ -93,4 +93,13 @@ def _chosen(console, args) -> list:
     chosen, hint = find_cases(cases, args.case)
     if not chosen:
         console.print(f"no case {args.case!r}{hint}", highlight=False, markup=False)
-    return chosen
+    return [one for case in chosen for one in _conv_layers(case, args.dtype)]
+
+
+def _conv_layers(case, dtype: str | None) -> list:
+    """A single case as it is; a stack case as its conv layers, each a single case at its own line."""
+    if case.op != "stack":
+        return [case]
+    from harness.stack.model import layer_case
+
+    return [layer_case(case, lay, dtype or case.dtypes[0]) for lay in case.layers if lay.kind in ("conv", "conv_transpose")]

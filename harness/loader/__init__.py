@@ -221,12 +221,14 @@ def discover(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-def load_paths(paths: list[str | Path]) -> tuple[list[Case], list[CaseError]]:
-    """Load every case file under the paths; errors never stop the other files."""
+def load_paths(paths: list[str | Path], stacks: bool = True) -> tuple[list[Case], list[CaseError]]:
+    """Load every case file under the paths; errors never stop the other files. `stacks=False`
+    leaves out the stack cases (a `layers:` entry: harness.stack.model.StackCase) for callers that
+    take single cases only."""
     cases: list[Case] = []
     errors: list[CaseError] = []
     for path in discover(paths):
         c, e = load_file(path)
-        cases += c
+        cases += c if stacks else [case for case in c if isinstance(case, Case)]
         errors += e
     return cases, errors

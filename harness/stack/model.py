@@ -12,7 +12,7 @@ s*(i-1) + k - 2p, or s*(i-1) + k - s + 1 - 2p with cover_all (100 → 199 for k 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.case import Case, xfail_reason
 
@@ -185,3 +185,10 @@ class StackCase:
 
     def xfail_reason(self, framework: str, dtype: str | None = None) -> str | None:
         return xfail_reason(self.xfail, framework, dtype)
+
+
+def layer_case(stack: StackCase, layer: Layer, dtype: str, note: str = "") -> Case:
+    """A conv layer of the stack as a single case (id `STACK.layerN`), at its own line of the stack's file."""
+    line = stack.layer_lines[layer.index] if layer.index < len(stack.layer_lines) else stack.line
+    return replace(layer.case, id=f"{stack.id}.layer{layer.index}", file=stack.file, line=line, dtypes=(dtype,),
+                   xfail=stack.xfail, description=f"Layer {layer.index} ({layer.name}) of the stack {stack.id}{note}.")

@@ -10,22 +10,11 @@ the command that reruns the stack.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from harness import repro
 from harness.adapters import Adapter
-from harness.case import Case
 from harness.stack.item import run_stack_item
-from harness.stack.model import Layer, StackCase
+from harness.stack.model import StackCase, layer_case
 from harness.status import Status
-
-
-def layer_case(stack: StackCase, layer: Layer, dtype: str) -> Case:
-    """A conv layer of the stack as a single case, at its own line of the stack's file."""
-    line = stack.layer_lines[layer.index] if layer.index < len(stack.layer_lines) else stack.line
-    return replace(layer.case, id=f"{stack.id}.layer{layer.index}", file=stack.file, line=line, dtypes=(dtype,),
-                   xfail=stack.xfail, description=f"Layer {layer.index} ({layer.name}) of the stack {stack.id}, "
-                   f"the layer the harness blamed in it, alone on seeded inputs.")
 
 
 def build(stack: StackCase, dtype: str, adapter: Adapter, npz_name: str | None = None) -> repro.Repro:
@@ -41,4 +30,5 @@ def build(stack: StackCase, dtype: str, adapter: Adapter, npz_name: str | None =
     if layer.kind not in ("conv", "conv_transpose"):
         raise repro.ReproError(f"the layer to blame is {layer.index} ({layer.name}, {layer.kind}): it ran "
                                f"`{blamed.get('call', '')}`, which has no single-case reproducer; rerun the stack: {rerun}")
-    return repro.build(layer_case(stack, layer, dtype), dtype, adapter, npz_name)
+    note = ", the layer the harness blamed in it, alone on seeded inputs"
+    return repro.build(layer_case(stack, layer, dtype, note), dtype, adapter, npz_name)
