@@ -4,6 +4,7 @@ text, and the memory budget."""
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 
@@ -202,3 +203,23 @@ def test_translate_of_a_stack_translates_each_conv_layer_at_its_line(tmp_path, c
     assert [n for n in ("unet.layer0", "unet.layer2", "unet.layer5", "unet.layer7") if n in out] == [
         "unet.layer0", "unet.layer2", "unet.layer5", "unet.layer7"]
     assert "unet.yaml:9 unet.layer2" in out and "conv_transpose2d" in out
+
+
+@pytest.mark.parametrize("bad,ratio", [(float("nan"), float("inf")), (float("inf"), float("inf")), (1.0, 1.0 / 1e-3)])
+def test_the_comparison_never_lets_a_nan_or_an_error_past_its_bound(bad, ratio):
+    """judge.compare over several chunks: a NaN or Inf anywhere, in the last chunk too, is infinite;
+    an error on an element whose bound is 0 is enormous; 0 against a 0 bound is 0."""
+    import numpy as np
+
+    from harness.stack import judge
+
+    n = 3 * judge.CHUNK + 5
+    want, bound = np.zeros(n), np.full(n, 1e-3)
+    bound[:10] = 0.0
+    got = want.copy()
+    assert judge.compare(got, want, bound) == (0.0, 0.0)
+    got[-1] = bad
+    found, _ = judge.compare(got, want, bound)
+    assert found == ratio or (math.isinf(ratio) and math.isinf(found))
+    got[-1], got[3] = 0.0, 1e-300
+    assert judge.compare(got, want, bound)[0] > 1e6
