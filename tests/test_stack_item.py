@@ -223,3 +223,30 @@ def test_the_comparison_never_lets_a_nan_or_an_error_past_its_bound(bad, ratio):
     assert found == ratio or (math.isinf(ratio) and math.isinf(found))
     got[-1], got[3] = 0.0, 1e-300
     assert judge.compare(got, want, bound)[0] > 1e6
+
+
+@pytest.mark.parametrize("layers,words", [
+    ("[{reshape: [a]}]", "(reshape) a list of sizes per sample (positive ints), not ['a']"),
+    ("[{reshape: 5}]", "(reshape) a list of sizes per sample"),
+    ("[{reshape: [192]}, {linear: {out_features: -3}}]", "(linear) out_features: 1 to 2147483647, not -3"),
+    ("[{upsample: {scale: [2, true]}}]", "(upsample) scale: one positive int or 2"),
+    ("[{torch: 5}]", "(torch) a native spelling is the call as text, not 5"),
+    ("[{concat: {from: 0}}]", "(concat) the first layer has no earlier layer"),
+    ("[{relu: {slope: 1}}]", "(relu) relu takes no fields"),
+    ("[{batch_norm: {eps: -1}}]", "(batch_norm) eps: a positive finite number, not -1"),
+    ("[{leaky_relu: {slope: .nan}}]", "(leaky_relu) slope: a finite number, not nan"),
+    ("[{unpool: {ksize: [2, 2, 2]}}]", "(unpool) ksize: one int or 2 ints >= 1 for input (3, 8, 8)"),
+])
+def test_a_hostile_layer_is_a_clear_error_never_an_internal_one(layers, words):
+    text = f"cases:\n  - id: s\n    input_shape: [3, 8, 8]\n    layers: {layers}\n"
+    cases, errors = loader.load_text(text, "f.yaml")
+    assert not cases and len(errors) == 1 and words in str(errors[0]), errors
+    assert "internal" not in str(errors[0]) and errors[0].field.startswith("layers[")
+
+
+def test_a_stack_whose_weights_would_not_fit_is_refused_before_anything_runs():
+    text = "cases:\n  - id: s\n    input_shape: [192]\n    layers: [{linear: {out_features: 100000000}}]\n"
+    stack = loader.load_text(text, "f.yaml")[0][0]
+    assert stack_item.memory_estimate_mib(stack) > 500_000  # 1.9e10 weights
+    rows = stack_item.run_stack_item(stack, "float32", adapters.get("torch"))
+    assert rows[0]["status"] == Status.SKIPPED and "over the budget" in rows[0]["message"]

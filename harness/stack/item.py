@@ -10,6 +10,7 @@ with its estimate before anything is computed.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import traceback
@@ -33,7 +34,9 @@ COPIES = 12  # float64 arrays per layer output the oracle holds: value, bound, c
 def memory_estimate_mib(case: StackCase) -> float:
     """The oracle's peak, roughly: COPIES float64 arrays of every layer's output, plus the parameters."""
     per_sample = case.values * COPIES * 8
-    params = sum(int(np.prod(lay.case.w_shape)) if lay.case is not None else 0 for lay in case.layers) * 8 * 4
+    weights = [math.prod(lay.case.w_shape) if lay.case is not None else
+               lay.features * lay.in_shape[0] if lay.kind == "linear" else 0 for lay in case.layers]
+    params = sum(weights) * 8 * 4  # the weight, its gradient, their absolute values
     return (per_sample * case.batch + params) / 2**20
 
 

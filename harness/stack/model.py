@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from harness.case import Case, xfail_reason
 
 ACTIVATIONS = {"relu": 1.0, "tanh": 1.0, "sigmoid": 0.25}  # the largest |f'|: how far an error grows
+MAX_SIZE = 2**31 - 1  # a size or count in a layer (memory is checked before a stack runs)
 
 
 class StackUnsupported(Exception):
@@ -95,12 +96,17 @@ def elementwise(index: int, kind: str, name: str, shape, **extra) -> Layer:
 
 
 def linear(index: int, name: str, shape, features: int, bias: bool) -> Layer:
+    if not 1 <= features <= MAX_SIZE:
+        raise StackError(index, "linear", f"out_features: 1 to {MAX_SIZE}, not {features}")
     if len(shape) != 1:
         raise StackError(index, "linear", f"takes (features,) per sample; reshape {tuple(shape)} first")
     return Layer(index, "linear", name, tuple(shape), (features,), features=features, bias=bias)
 
 
 def reshape(index: int, name: str, shape, target) -> Layer:
+    if not isinstance(target, (list, tuple)) or not target or any(
+            not isinstance(t, int) or isinstance(t, bool) or not 1 <= t <= MAX_SIZE for t in target):
+        raise StackError(index, "reshape", f"a list of sizes per sample (positive ints), not {target!r}")
     target = tuple(target)
     if math.prod(target) != math.prod(shape) or any(t < 1 for t in target):
         raise StackError(index, "reshape", f"{tuple(shape)} has {math.prod(shape)} values per sample, "
@@ -113,7 +119,7 @@ def upsample(index: int, name: str, shape, scale) -> Layer:
     if nd < 1:
         raise StackError(index, "upsample", f"takes (C, *spatial) per sample, not {tuple(shape)}")
     factors = tuple(scale) if isinstance(scale, (list, tuple)) else (scale,) * nd
-    if len(factors) != nd or any(not isinstance(f, int) or f < 1 for f in factors):
+    if len(factors) != nd or any(not isinstance(f, int) or isinstance(f, bool) or not 1 <= f <= MAX_SIZE for f in factors):
         raise StackError(index, "upsample", f"scale: one positive int or {nd}, not {scale!r}")
     out = (shape[0], *(i * f for i, f in zip(shape[1:], factors)))
     return Layer(index, "upsample", name, tuple(shape), out, scale=factors)
@@ -132,6 +138,8 @@ def conv_like(index: int, kind: str, name: str, shape, case: Case, cover_all: bo
 
 def concat(index: int, name: str, shape, source: int, earlier: list[Layer]) -> Layer:
     """The output of the earlier layer `source` appended to this input along the channels."""
+    if index == 0:
+        raise StackError(index, "concat", "the first layer has no earlier layer to concatenate")
     if not isinstance(source, int) or isinstance(source, bool) or not 0 <= source < index:
         raise StackError(index, "concat", f"from: the index of an earlier layer (0 to {index - 1}), not {source!r}")
     other = earlier[source].out_shape
@@ -143,7 +151,7 @@ def concat(index: int, name: str, shape, source: int, earlier: list[Layer]) -> L
 
 def condition(index: int, name: str, shape, features: int) -> Layer:
     """`features` condition channels per sample, broadcast over the spatial axes, appended to the input."""
-    if not isinstance(features, int) or isinstance(features, bool) or features < 1:
+    if not isinstance(features, int) or isinstance(features, bool) or not 1 <= features <= MAX_SIZE:
         raise StackError(index, "condition", f"features: a positive int, not {features!r}")
     return Layer(index, "condition", name, tuple(shape), (shape[0] + features, *shape[1:]), features=features)
 

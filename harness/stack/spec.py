@@ -14,6 +14,8 @@ spelling (`{torch: "nn.ConvTranspose2d(512, 256, 4, 2, 1)"}`, `{tensorflow: "...
 
 from __future__ import annotations
 
+import math
+
 from harness.loader.native import FRAMEWORKS, WEIGHT_SHAPE
 from harness.loader.schema import OP_PATTERN
 from harness.stack import model as m
@@ -39,6 +41,8 @@ def _kind_and_params(index: int, entry) -> tuple[str, object, str | None]:
         raise m.StackError(index, ", ".join(map(str, rest)) or "?", "give one layer per entry (and name:)")
     kind = next(iter(rest))
     if native:
+        if not isinstance(rest[kind], str):
+            raise m.StackError(index, kind, f"a native spelling is the call as text, not {rest[kind]!r}")
         return "native", {"framework": kind, "text": rest[kind], WEIGHT_SHAPE: entry.get(WEIGHT_SHAPE)}, entry.get("name")
     return str(kind), rest[kind], entry.get("name")
 
@@ -111,6 +115,8 @@ def layer(index: int, entry, shape: tuple[int, ...], batch: int, earlier: list[m
     kind, params, name = _kind_and_params(index, entry)
     name = str(name or kind if kind != "native" else name or params["framework"])
     if kind in SIMPLE:
+        if params not in ({}, None):
+            raise m.StackError(index, kind, f"{kind} takes no fields, not {params!r}")
         return m.elementwise(index, kind, name, shape)
     if kind == "native" or OP_PATTERN.match(kind):
         case = _native(index, params, shape, batch) if kind == "native" else _conv(index, kind, params, shape, batch)
@@ -125,8 +131,12 @@ def layer(index: int, entry, shape: tuple[int, ...], batch: int, earlier: list[m
 
 def _with_fields(index: int, kind: str, name: str, p: dict, shape, batch: int, earlier) -> m.Layer:
     if kind == "leaky_relu":
+        if not math.isfinite(p["slope"]):
+            raise m.StackError(index, kind, f"slope: a finite number, not {p['slope']!r}")
         return m.elementwise(index, kind, name, shape, slope=float(p["slope"]))
     if kind == "batch_norm":
+        if not (math.isfinite(p["eps"]) and p["eps"] > 0):
+            raise m.StackError(index, kind, f"eps: a positive finite number, not {p['eps']!r}")
         return m.elementwise(index, kind, name, shape, eps=float(p["eps"]))
     if kind == "linear":
         return m.linear(index, name, shape, p["out_features"], p["bias"])
