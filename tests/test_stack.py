@@ -46,7 +46,7 @@ def test_shapes_are_inferred_layer_by_layer():
     ([{"linear": {"out_features": 64}}, "swish"], "layer 1 (swish): a layer named by a word is one of relu"),
     ([{"linear": {"out_features": 64}}, {"reshape": [16, 2, 2]}, {"conv2d": {"out_channels": 4, "kernel": 3,
                                                                              "strde": 2}}],
-     "layer 2 (conv2d): strde"),
+     "layer 2 (conv2d): 'strde' is not a conv layer's field; did you mean 'stride'?"),
     ([{"linear": {"out_features": 64}}, {"reshape": [16, 2, 2]}, {"torch": "nn.Conv2d(16, 4, 3, strde=2)"}],
      "layer 2 (torch): column 21: torch Conv2d has no argument 'strde'"),
 ])

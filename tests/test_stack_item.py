@@ -236,6 +236,9 @@ def test_the_comparison_never_lets_a_nan_or_an_error_past_its_bound(bad, ratio):
     ("[{batch_norm: {eps: -1}}]", "(batch_norm) eps: a positive finite number, not -1"),
     ("[{leaky_relu: {slope: .nan}}]", "(leaky_relu) slope: a finite number, not nan"),
     ("[{unpool: {ksize: [2, 2, 2]}}]", "(unpool) ksize: one int or 2 ints >= 1 for input (3, 8, 8)"),
+    ("[{conv2d: {out_channels: 2, kernel: 3, batch: 5}}]", "(conv2d) 'batch' is not a conv layer's field"),
+    ("[{conv2d: {out_channels: 2, kernel: 3}, weight_shape: [2, 3, 3, 3]}]",
+     "(conv2d) weight_shape goes with a native functional call"),
 ])
 def test_a_hostile_layer_is_a_clear_error_never_an_internal_one(layers, words):
     text = f"cases:\n  - id: s\n    input_shape: [3, 8, 8]\n    layers: {layers}\n"

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import math
 
+from harness.loader.common import did_you_mean
 from harness.loader.native import FRAMEWORKS, WEIGHT_SHAPE
 from harness.loader.schema import OP_PATTERN
 from harness.stack import model as m
 
 SIMPLE = ("relu", "tanh", "sigmoid")
+CONV_FIELDS = ("out_channels", "kernel", "stride", "dilation", "groups", "bias", "padding", "cover_all",
+               "output_padding", "output_shape")
 
 
 def _words() -> tuple[str, ...]:
@@ -40,6 +43,8 @@ def _kind_and_params(index: int, entry) -> tuple[str, object, str | None]:
     if len(rest) != 1:
         raise m.StackError(index, ", ".join(map(str, rest)) or "?", "give one layer per entry (and name:)")
     kind = next(iter(rest))
+    if WEIGHT_SHAPE in entry and not native:
+        raise m.StackError(index, str(kind), f"{WEIGHT_SHAPE} goes with a native functional call, not with {kind}")
     if native:
         if not isinstance(rest[kind], str):
             raise m.StackError(index, kind, f"a native spelling is the call as text, not {rest[kind]!r}")
@@ -54,6 +59,11 @@ def _conv(index: int, kind: str, params, shape, batch: int):
 
     if not isinstance(params, dict):
         raise m.StackError(index, kind, "a conv layer's fields are a mapping (out_channels, kernel, stride, ...)")
+    other = [k for k in params if k not in CONV_FIELDS]
+    if other:
+        raise m.StackError(index, kind, f"{other[0]!r} is not a conv layer's field;{did_you_mean(other[0], CONV_FIELDS)} "
+                           f"a layer takes {', '.join(CONV_FIELDS)} (the stack gives in_channels, input_size, batch "
+                           "and dtype)")
     fields = {"id": f"layer{index}", "op": kind, "batch": batch, "in_channels": shape[0],
               "input_size": list(shape[1:]), "dtype": "float64", **params}
     try:
