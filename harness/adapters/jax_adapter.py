@@ -87,6 +87,11 @@ def _jax():
     return jax
 
 
+def configured() -> object:
+    """jax, configured as every JAX run of the harness uses it (x64, the persistent compilation cache)."""
+    return _jax()
+
+
 def version() -> str:
     return _jax().__version__
 

@@ -59,9 +59,9 @@ def _layer(jax, layer: Layer, p: dict, h, dtype: str):
 
 def run(layers: list[Layer], ref: StackReference, dtype: str) -> dict:
     """{outputs: per layer (float64 NumPy), dx, grads: per layer {parameter: gradient}}."""
-    import jax
+    from harness.adapters.jax_adapter import configured
 
-    jax.config.update("jax_enable_x64", True)
+    jax = configured()  # x64 and the persistent compilation cache, as the single cases run
     jnp = jax.numpy
     trained = [{n: jnp.asarray(v, dtype) for n, v in p.items() if n in TRAINED} for p in ref.params]
     fixed = [{n: jnp.asarray(v, dtype) for n, v in p.items() if n not in TRAINED} for p in ref.params]
