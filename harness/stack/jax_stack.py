@@ -6,6 +6,8 @@ trained parameter from one VJP."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from harness.adapters import program as pg
@@ -30,8 +32,7 @@ def _layer(jax, layer: Layer, p: dict, h, dtype: str):
     jnp, k = jax.numpy, layer.kind
     if k in ("conv", "conv_transpose", "unpool"):
         w = p["w"] if k != "unpool" else jnp.ones(layer.case.w_shape, dtype)
-        prog, _ = jax_program(layer.case, dtype)
-        return pg.execute(prog.body, {"jax": jax, "jnp": jnp, "x": h, "w": w, "b": p.get("b")})["y"]
+        return pg.execute(_body(layer.case, dtype), {"jax": jax, "jnp": jnp, "x": h, "w": w, "b": p.get("b")})["y"]
     if k == "concat":
         return jnp.concatenate([h, p["skip"]], axis=1)
     if k == "condition":
@@ -88,8 +89,15 @@ def run(layers: list[Layer], ref: StackReference, dtype: str) -> dict:
             "calls": [call(layer, dtype) for layer in layers]}
 
 
+@lru_cache(maxsize=256)
+def _body(case, dtype: str) -> tuple:
+    """A conv layer's program body, the single case's: planned once per (case, dtype), for the run
+    and for the call it prints."""
+    return jax_program(case, dtype)[0].body
+
+
 def call(layer: Layer, dtype: str) -> str:
     """What computed the layer: a conv's program body (the single case's), else the call above."""
     if layer.case is not None:
-        return program_call(jax_program(layer.case, dtype)[0].body)
+        return program_call(_body(layer.case, dtype))
     return CALLS[layer.kind].format(**vars(layer))

@@ -5,6 +5,8 @@ by one torch.autograd.grad from the last output."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from harness.adapters import program as pg
 from harness.adapters import torch_padding as tp
 from harness.stack.model import Layer
@@ -28,8 +30,7 @@ def _layer(torch, layer: Layer, p: dict, h, dtype):
     if k in ("conv", "conv_transpose", "unpool"):
         w = p["w"] if k != "unpool" else torch.ones(layer.case.w_shape, dtype=dtype)
         env = {"torch": torch, "x": h, "w": w, "b": p.get("b")}
-        prog, _ = tp.program(layer.case, str(dtype).removeprefix("torch."))
-        return pg.execute(prog.body, env)["y"]
+        return pg.execute(_body(layer.case, str(dtype).removeprefix("torch.")), env)["y"]
     if k in ("concat", "condition"):
         return torch.cat([h, _appended(layer, p, h)], dim=1)
     if k == "linear":
@@ -81,10 +82,17 @@ def run(layers: list[Layer], ref: StackReference, dtype: str, override=None) -> 
             "version": torch.__version__, "calls": [call(layer, str(tdt).removeprefix("torch.")) for layer in layers]}
 
 
+@lru_cache(maxsize=256)
+def _body(case, dtype: str) -> tuple:
+    """A conv layer's program body, the single case's: planned once per (case, dtype), for the run
+    and for the call it prints."""
+    return tp.program(case, dtype)[0].body
+
+
 def call(layer: Layer, dtype: str) -> str:
     """What computed the layer: a conv's program body (the single case's), else the call above."""
     if layer.case is not None:
-        return program_call(tp.program(layer.case, dtype)[0].body)
+        return program_call(_body(layer.case, dtype))
     return CALLS[layer.kind].format(**vars(layer))
 
 
