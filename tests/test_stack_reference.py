@@ -90,11 +90,14 @@ def test_torch_float32_stays_inside_every_layers_propagated_bound_and_a_shift_do
     """torch float32 end to end: each layer's error is inside its bound, and well above 0 (the bound is
     not vacuous); a one-pixel shift of the middle layer's output is far outside it."""
     torch = pytest.importorskip("torch")
+    from harness.stack import torch_stack
+
+    torch_stack._resolve_vml(torch)  # pytorch#188792, as the runner does
     layers = _layers()
     ref = reference("stack-test", layers, 2, "float32")
     _, _, outs = _torch_stack(torch, layers, ref.params, ref.x, torch.float32)
     ratios = [float((np.abs(o.detach().double().numpy() - want) / np.maximum(b, 1e-300)).max())
-              for o, want, b in zip(outs[:9], ref.outputs, ref.bounds)]  # not tanh, sigmoid: tests/test_stack.TANH_FLAKE
+              for o, want, b in zip(outs, ref.outputs, ref.bounds)]
     assert max(ratios) <= 1.0, ratios
     assert max(ratios) > 1e-3, ratios
     shifted = np.roll(ref.outputs[4], 1, axis=-1)

@@ -60,6 +60,7 @@ def run(layers: list[Layer], ref: StackReference, dtype: str, override=None) -> 
     ({layer index: fn(torch, layer, params, h) -> tensor}) replaces a layer (the tests' wrong layer)."""
     import torch
 
+    _resolve_vml(torch)
     tdt = getattr(torch, dtype)
     leaves = [{n: torch.tensor(v, dtype=tdt, requires_grad=n in TRAINED) for n, v in p.items()} for p in ref.params]
     x = torch.tensor(ref.x, dtype=tdt, requires_grad=True)
@@ -80,6 +81,18 @@ def run(layers: list[Layer], ref: StackReference, dtype: str, override=None) -> 
 
     return {"outputs": [back(o) for o in outs], "dx": back(grads[0]), "grads": per_layer,
             "version": torch.__version__, "calls": [call(layer, str(tdt).removeprefix("torch.")) for layer in layers]}
+
+
+@lru_cache(maxsize=1)
+def _resolve_vml(torch) -> None:
+    """One 1-element call of each unary op per dtype, on this thread, before any multi-threaded one.
+    torch 2.13.0's MKL (2024.2) resolves a VML function's kernel on its first call; concurrent first
+    calls from intra-op threads can run the low-accuracy kernel for one thread's chunk (pytorch#188792,
+    open; fix proposed in pytorch#188791). Measured here: a cold process's float32 tanh on 49 152
+    elements was ~14-bit on one thread's half in 5 of 30 processes, in 0 of 40 after this call."""
+    for dt in (torch.float32, torch.float64):
+        one = torch.ones(1, dtype=dt)
+        torch.tanh(one), torch.sigmoid(one)
 
 
 @lru_cache(maxsize=256)
