@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -34,7 +35,9 @@ def crash_rows(case: Case, dtype: str, adapter_name: str, message: str) -> list[
     return [{**base, "quantity": q, "status": Status.CRASH, "message": message} for q in quantities(case)]
 
 
-def _worker(conn) -> None:
+def _worker(conn, env: dict[str, str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
+    os.environ.update(env)  # before any framework is imported (thread counts, log levels)
     from harness import adapters
     from harness.session import make_item
 
@@ -52,9 +55,9 @@ def _worker(conn) -> None:
 
 
 class _Slot:
-    def __init__(self, ctx):
+    def __init__(self, ctx, env: dict[str, str]):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.process = ctx.Process(target=_worker, args=(child, env), daemon=True)
         self.process.start()
         child.close()
         self.pending: deque[Item] = deque()
@@ -79,42 +82,64 @@ def by_case(items: Iterable[Item]) -> list[list[Item]]:
 
 def run_isolated(items: list[Item], jobs: int, on_rows: Callable[[Item, list[dict]], None]) -> None:
     """Run items in `jobs` worker processes; `on_rows` gets each item's rows as it finishes."""
-    ctx = mp.get_context("spawn")
-    todo = deque(by_case(items))
-    slots = [_Slot(ctx) for _ in range(max(1, min(jobs, len(todo))))]
-    try:
-        for slot in slots:
-            _feed(slot, todo)
-        while any(slot.pending for slot in slots):
-            busy = [s for s in slots if s.pending]
-            ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy])
-            for i, slot in enumerate(slots):
-                if not slot.pending or (slot.conn not in ready and slot.process.sentinel not in ready):
-                    continue
-                message = None
-                if slot.conn.poll():
-                    try:
-                        message = slot.conn.recv()
-                    except (EOFError, OSError):
-                        message = None
-                if message is not None:
-                    on_rows(slot.pending.popleft(), message)
-                elif not slot.process.is_alive() or slot.process.sentinel in ready or slot.conn in ready:
-                    slot.process.join(timeout=1)
-                    item = slot.pending.popleft()
-                    why = f"the process running this item died (exit code {slot.process.exitcode})"
-                    on_rows(item, crash_rows(item.case, item.dtype, item.framework, why))
-                    rest = list(slot.pending)
-                    slot.pending.clear()
-                    slot.stop()
-                    slots[i] = slot = _Slot(ctx)
-                    if rest:
-                        todo.appendleft(rest)
-                if not slot.pending:
-                    _feed(slot, todo)
-    finally:
-        for slot in slots:
+    batches = by_case(items)
+    with WorkerPool(min(jobs, len(batches))) as pool:
+        pool.run(batches, on_rows)
+
+
+class WorkerPool:
+    """`jobs` worker processes that outlive one `run` (each keeps its imported frameworks and its
+    oracle cache); a worker that dies costs the item it was running (`crash` rows) and is replaced.
+    `env`: environment variables set in each worker before it imports anything."""
+
+    def __init__(self, jobs: int, env: dict[str, str] | None = None):
+        self._ctx, self._env = mp.get_context("spawn"), dict(env or {})
+        self.slots = [_Slot(self._ctx, self._env) for _ in range(max(1, jobs))]
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for slot in self.slots:
             slot.stop()
+
+    def run(self, batches: Iterable[list[Item]], on_rows: Callable[[Item, list[dict]], None]) -> None:
+        """Run every batch (a batch goes to one worker, in order); returns when all have answered."""
+        todo = deque(b for b in batches if b)
+        for slot in self.slots:
+            _feed(slot, todo)
+        while any(slot.pending for slot in self.slots):
+            busy = [s for s in self.slots if s.pending]
+            ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy])
+            for i, slot in enumerate(self.slots):
+                if slot.pending and (slot.conn in ready or slot.process.sentinel in ready):
+                    self._answer(i, slot, todo, on_rows)
+
+    def _answer(self, i: int, slot: _Slot, todo: deque, on_rows) -> None:
+        message = None
+        if slot.conn.poll():
+            try:
+                message = slot.conn.recv()
+            except (EOFError, OSError):
+                message = None
+        if message is not None:
+            on_rows(slot.pending.popleft(), message)
+        else:
+            slot.process.join(timeout=1)
+            item = slot.pending.popleft()
+            why = f"the process running this item died (exit code {slot.process.exitcode})"
+            on_rows(item, crash_rows(item.case, item.dtype, item.framework, why))
+            rest = list(slot.pending)
+            slot.pending.clear()
+            slot.stop()
+            self.slots[i] = slot = _Slot(self._ctx, self._env)
+            if rest:
+                todo.appendleft(rest)
+        if not slot.pending:
+            _feed(slot, todo)
 
 
 def _feed(slot: _Slot, todo: deque) -> None:

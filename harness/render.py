@@ -1,8 +1,9 @@
 """The one HTML page of the harness, rendered from jinja2 templates in harness/templates.
 
-Shared by the report (`harness.report`) and the diff page (`harness.diff_page`), which import this
-module and not each other. The page is self-contained: the CSS and the script are inlined from
-the templates folder; what a template shows comes from the view objects it is given.
+Shared by the report (`harness.report`), the diff page (`harness.diff_page`) and the fuzz findings
+page (`harness.fuzz.page`), which import this module and not each other. The page is
+self-contained: the CSS and the script are inlined from the templates folder; what a template
+shows comes from the view objects it is given.
 """
 
 from __future__ import annotations
@@ -48,9 +49,11 @@ def jinja_env():
     return env
 
 
-def render_page(report=None, diff: dict | None = None, title: str = DEFAULT_TITLE, generated: str | None = None) -> str:
+def render_page(report=None, diff: dict | None = None, title: str = DEFAULT_TITLE, generated: str | None = None,
+                fuzz=None) -> str:
     """The page: a results report (`harness.report.page.Report`), a diff
-    (`harness.diff_page.diff_context`), or both."""
+    (`harness.diff_page.diff_context`), or both; or a fuzz campaign's findings
+    (`harness.fuzz.page.FindingsView`)."""
     generated = generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return jinja_env().get_template("page.html.j2").render(report=report, diff=diff, title=title,
+    return jinja_env().get_template("page.html.j2").render(report=report, diff=diff, fuzz=fuzz, title=title,
                                                             generated=generated)

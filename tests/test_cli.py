@@ -41,7 +41,7 @@ def _unwrapped(text: str) -> str:
 
 def test_commands_are_registered_explicitly():
     sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
-    assert list(sub.choices) == ["run", "report", "diff", "translate", "repro", "solve"]
+    assert list(sub.choices) == ["run", "report", "diff", "translate", "repro", "solve", "fuzz"]
 
 
 def test_translate_prints_each_framework_s_call(tmp_path, capsys):

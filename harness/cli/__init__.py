@@ -1,15 +1,15 @@
 """`harness` command line: parses, then hands over to one command module each (run, report, diff,
-translate, repro, solve). The commands only load, call the library and render; the work lives in the library."""
+translate, repro, solve, fuzz). The commands only load, call the library and render; the work lives in the library."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from harness.cli import diff, report, repro, run, solve, translate
+from harness.cli import diff, fuzz, report, repro, run, solve, translate
 from harness.session import quiet_framework_logs
 
-COMMANDS = (run, report, diff, translate, repro, solve)  # each: NAME, HELP, add_arguments(parser), main(args) -> int
+COMMANDS = (run, report, diff, translate, repro, solve, fuzz)  # each: NAME, HELP, add_arguments(parser), main(args) -> int
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -57,6 +57,7 @@ class CommonSpec(BaseModel):
     refs: list[str] = Field(default_factory=list)
     xfail: dict[str, str] = Field(default_factory=dict)
     marks: list[str] = Field(default_factory=list)
+    found_by: str = ""  # how the case was found, e.g. by `harness fuzz` (its seed and draw)
 
     @field_validator("id")
     @classmethod

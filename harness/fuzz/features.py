@@ -1,0 +1,77 @@
+"""The features of a configuration that a failure may need: what a shrunk case still has that the
+plainest case does not (its dtype among them, unless float64). A finding's signature is (framework,
+op, quantity, status, the features of its minimal case); a later draw with the same failure and all
+of those features is another hit of the same finding."""
+
+from __future__ import annotations
+
+from harness.case import Case
+
+
+def features(case: Case) -> frozenset[str]:
+    """Words for everything about `case` that is not the simplest choice."""
+    found = {f"{case.ndim}d"} if case.ndim > 1 else set()
+    found |= _channels(case) | _geometry(case) | _padding(case)
+    if case.batch > 1:
+        found.add("batch>1")
+    if case.bias:
+        found.add("bias")
+    if case.layout != "channels_first":
+        found.add(case.layout)
+    if case.inputs != "normal":
+        found.add(f"inputs:{case.inputs}")
+    if len(case.dtypes) == 1 and case.dtypes[0] != "float64":  # a draw's one dtype (float64: the plainest)
+        found.add(f"dtype:{case.dtypes[0]}")
+    return frozenset(found)
+
+
+def without_dtype(found) -> set[str]:
+    return {f for f in found if not f.startswith("dtype:")}
+
+
+def _channels(case: Case) -> set[str]:
+    found = set()
+    if case.groups > 1:
+        found.add("depthwise" if case.in_channels == case.groups else "groups")
+    if case.in_channels > case.groups:
+        found.add("in_channels>groups" if case.groups > 1 else "in_channels>1")
+    if case.out_channels > case.groups:
+        found.add("out_channels>groups" if case.groups > 1 else "out_channels>1")
+    return found
+
+
+def _geometry(case: Case) -> set[str]:
+    found = set()
+    if any(s > 1 for s in case.stride):
+        found.add("stride>1")
+    if any(s > (k - 1) * d + 1 for s, k, d in zip(case.stride, case.kernel, case.dilation)):
+        found.add("stride>kernel")
+    if any(d > 1 for d in case.dilation):
+        found.add("dilation>1")
+    if any(k > i for k, i in zip(case.kernel, case.input_size)):
+        found.add("kernel>input")
+    if any(k > 1 for k in case.kernel):
+        found.add("kernel>1")
+    return found
+
+
+def _padding(case: Case) -> set[str]:
+    found = set()
+    if case.padding_word:
+        found.add(f"padding:{case.padding_word}")
+    if case.cover_all:
+        found.add("cover_all")
+    if case.output_padding and any(case.output_padding):
+        found.add("output_padding")
+    if case.output_shape:
+        found.add("output_shape")
+    pads = [p for pair in case.padding for p in pair]
+    if any(p < 0 for p in pads):
+        found.add("negative padding")
+    if any(lo * hi < 0 for lo, hi in case.padding):
+        found.add("mixed-sign padding")
+    if any(lo != hi for lo, hi in case.padding):
+        found.add("asymmetric padding")
+    if any(p > 0 for p in pads):
+        found.add("padding>0")
+    return found
