@@ -15,6 +15,7 @@ import signal
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from multiprocessing.connection import wait
 
 from harness.case import Case
@@ -35,9 +36,8 @@ def crash_rows(case: Case, dtype: str, adapter_name: str, message: str) -> list[
     return [{**base, "quantity": q, "status": Status.CRASH, "message": message} for q in quantities(case)]
 
 
-def _worker(conn, env: dict[str, str]) -> None:
+def _worker(conn) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
-    os.environ.update(env)  # before any framework is imported (thread counts, log levels)
     from harness import adapters
     from harness.session import make_item
 
@@ -54,11 +54,28 @@ def _worker(conn, env: dict[str, str]) -> None:
             conn.send(rows)
 
 
+@contextmanager
+def _environment(env: dict[str, str]):
+    """`env` set while a worker is spawned: its interpreter starts with it (PYTHONWARNINGS is read at
+    start-up, thread counts before any framework is imported)."""
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 class _Slot:
     def __init__(self, ctx, env: dict[str, str]):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker, args=(child, env), daemon=True)
-        self.process.start()
+        self.process = ctx.Process(target=_worker, args=(child,), daemon=True)
+        with _environment(env):
+            self.process.start()
         child.close()
         self.pending: deque[Item] = deque()
 
@@ -90,7 +107,7 @@ def run_isolated(items: list[Item], jobs: int, on_rows: Callable[[Item, list[dic
 class WorkerPool:
     """`jobs` worker processes that outlive one `run` (each keeps its imported frameworks and its
     oracle cache); a worker that dies costs the item it was running (`crash` rows) and is replaced.
-    `env`: environment variables set in each worker before it imports anything."""
+    `env`: environment variables each worker starts with."""
 
     def __init__(self, jobs: int, env: dict[str, str] | None = None):
         self._ctx, self._env = mp.get_context("spawn"), dict(env or {})

@@ -19,7 +19,11 @@
            the runner, every layer judged on the framework's own input, gradient rows; the oracle cached
            per (stack, dtype), as in a run). Target: at most 2×. Also the oracle's time and peak memory
            (tracemalloc) against the estimate that refuses a stack over HARNESS_STACK_MEMORY_MIB.
-5. suite   (--suite) `pytest -n auto` over everything: wall time, peak RSS per worker, and the split
+5. fuzz    `harness fuzz` throughput: draws per minute per core on 2 local workers over every framework
+           of the main venv but JAX, and with JAX (its compile per new shape dominates); then Ray
+           efficiency from one worker to two (the same draws; target >= 80 %). Workers are started and
+           warmed on other draws first; shrinking the campaign's new findings is part of the time.
+6. suite   (--suite) `pytest -n auto` over everything: wall time, peak RSS per worker, and the split
            between framework calls, oracle, comparison and the rest (imports, collection, harness).
 """
 
@@ -265,6 +269,51 @@ def bench_stack() -> dict:
     return out
 
 
+FUZZ_NO_JAX = ["numpy", "torch", "tensorflow", "tensorflow-backprop", "onnxruntime", "onnx-reference", "keras"]
+
+
+def _fuzz_rate(engine, frameworks: list[str], examples: int, seed: int) -> dict:
+    import tempfile
+
+    from harness.fuzz.campaign import Campaign, Options
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Campaign(Options(out=Path(tmp) / "warm", frameworks=frameworks, examples=4, seed=seed + 1000,
+                         workers=engine.workers), engine).run()
+        c = Campaign(Options(out=Path(tmp) / "run", frameworks=frameworks, examples=examples, seed=seed,
+                             workers=engine.workers), engine)
+        c.run()
+    s = c.stats
+    return {"engine": engine.name, "workers": engine.workers, "draws": s.draws, "items": s.items,
+            "seconds": s.seconds, "findings": len(c.store.findings), "per_min_per_core": s.draws / s.seconds * 60 / engine.workers,
+            "frameworks": "all but jax" if "jax" not in frameworks else "all"}
+
+
+def bench_fuzz(examples: int = 60) -> dict:
+    from harness.fuzz import engine as fuzz_engine
+
+    out = {"local": [], "ray": []}
+    local = fuzz_engine.start("local", 2)
+    try:
+        out["local"].append(_fuzz_rate(local, FUZZ_NO_JAX, examples, 0))
+        out["local"].append(_fuzz_rate(local, [*FUZZ_NO_JAX, "jax", "jax-dilated"], examples // 2, 0))
+    finally:
+        local.close()
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return out
+    for workers in (1, 2):
+        eng = fuzz_engine.start("ray", workers)
+        try:
+            out["ray"].append(_fuzz_rate(eng, ["numpy", "torch", "onnxruntime"], examples, 0))
+        finally:
+            eng.close()
+    one, two = out["ray"]
+    out["ray_efficiency"] = (two["draws"] / two["seconds"]) / (2 * one["draws"] / one["seconds"])
+    return out
+
+
 def bench_oracle() -> list[dict]:
     import torch
 
@@ -398,6 +447,15 @@ def markdown(res: dict) -> str:
                   "| framework | runner call ms | whole stack item ms (ratio) |", "|---|---:|---:|"]
         lines += [f"| {r['framework']} | {r['run_ms']:.1f} | {r['item_ms']:.1f} ({r['ratio']:.2f}×) |" for r in st["frameworks"]]
         lines.append("")
+    if res.get("fuzz"):
+        fz = res["fuzz"]
+        lines += ["| fuzz engine | workers | frameworks | draws | items | seconds | findings | draws / min / core |",
+                  "|---|---:|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['engine']} | {r['workers']} | {r['frameworks']} | {r['draws']} | {r['items']} | {r['seconds']:.1f} "
+                  f"| {r['findings']} | {r['per_min_per_core']:.1f} |" for r in fz["local"] + fz["ray"]]
+        if "ray_efficiency" in fz:
+            lines.append(f"\nRay efficiency from 1 to 2 workers: {fz['ray_efficiency'] * 100:.0f} %")
+        lines.append("")
     if res.get("imports"):
         imp = res["imports"]
         lines.append("Import time: " + ", ".join(f"{k} {v:.2f} s" for k, v in imp["import_seconds"].items()))
@@ -419,7 +477,7 @@ def markdown(res: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", action="store_true", help="also time the whole test suite (minutes)")
-    ap.add_argument("--only", choices=("items", "oracle", "compare", "stack", "imports"), action="append",
+    ap.add_argument("--only", choices=("items", "oracle", "compare", "stack", "fuzz", "imports"), action="append",
                     help="run only these parts")
     ap.add_argument("-o", "--output", default=str(ROOT / "reports" / "benchmark.json"))
     args = ap.parse_args()
@@ -434,6 +492,8 @@ def main() -> int:
         res["compare"] = bench_compare()
     if "stack" in parts:
         res["stack"] = bench_stack()
+    if "fuzz" in parts:
+        res["fuzz"] = bench_fuzz()
     if "imports" in parts:
         res["imports"] = bench_imports(ROOT / "reports" / ".benchmark")
     if args.suite:

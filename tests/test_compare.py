@@ -45,3 +45,15 @@ def test_nan_where_the_oracle_is_finite_is_a_mismatch():
     both = ref.copy()
     both[0, 0] = np.nan
     assert cmp.compare(both, both, np.ones_like(ref), "float32", 3).status == Status.PASS
+
+
+def test_an_infinity_is_right_where_rounding_the_oracle_to_the_dtype_overflows():
+    """Found by harness fuzz (float16, large inputs): 7e4 rounds to inf in float16, so a framework's
+    inf there is right; the wrong sign, or an inf where the value is far below float16's largest, is not."""
+    from harness.compare import compare
+
+    want, scale = np.array([7e4, -7e4, 6e4]), np.array([7e4, 7e4, 6e4])
+    assert compare(np.array([np.inf, -np.inf, 6e4]), want, scale, "float16", 4).status == "pass"
+    assert compare(np.array([np.inf, np.inf, 6e4]), want, scale, "float16", 4).status == "mismatch"
+    assert compare(np.array([np.inf, -np.inf, np.inf]), want, scale, "float16", 4).status == "mismatch"
+    assert compare(np.array([np.inf, -np.inf, 6e4]), want, scale, "float32", 4).status == "mismatch"

@@ -15,7 +15,7 @@ from pathlib import Path
 from harness import adapters as registry
 from harness.fuzz import FuzzError, space
 from harness.fuzz.evaluate import Failure, failure, items, to_case
-from harness.fuzz.features import features, without_dtype
+from harness.fuzz.features import features, structural
 from harness.fuzz.shrink import shrink
 from harness.fuzz.store import Finding, Store, case_text
 from harness.session import make_item
@@ -194,8 +194,8 @@ def _library_xfails(paths: tuple[str, ...]) -> list[tuple]:
 
 
 def _in_library(library: list[tuple], finding: Finding, case) -> list[str]:
-    """Library cases of the same op whose xfail names the framework (and dtype) and that have every
-    feature of the minimal case."""
-    need = without_dtype(finding.features)
-    return [name for c, name in library if c.name == case.name and finding.dtype in c.dtypes
-            and c.xfail_reason(finding.framework, finding.dtype) and need <= features(c)]
+    """Library cases of the same op (any number of axes) whose xfail names the framework and dtype and
+    that have every structural feature of the minimal case."""
+    need = structural(finding.features)
+    return [name for c, name in library if c.op == case.op and finding.dtype in c.dtypes
+            and c.xfail_reason(finding.framework, finding.dtype) and need <= structural(features(c))]

@@ -25,8 +25,15 @@ def features(case: Case) -> frozenset[str]:
     return frozenset(found)
 
 
-def without_dtype(found) -> set[str]:
-    return {f for f in found if not f.startswith("dtype:")}
+INCIDENTAL = frozenset({"2d", "3d", "batch>1", "bias", "kernel>1", "kernel>input", "in_channels>1", "out_channels>1",
+                        "in_channels>groups", "out_channels>groups"})
+
+
+def structural(found) -> set[str]:
+    """The features that say what kind of configuration it is (padding, groups, dilation, stride,
+    layout, inputs), not its sizes, number of axes or dtype: what a library case must share with a
+    finding to cover it (a nondeterministic bug may not shrink to the library case's sizes)."""
+    return {f for f in found if f not in INCIDENTAL and not f.startswith("dtype:")}
 
 
 def _channels(case: Case) -> set[str]:

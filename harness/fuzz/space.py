@@ -20,7 +20,7 @@ from harness.fuzz import OPS
 
 CHUNK = 50  # draws per Hypothesis run; chunk k of seed S is its own seeded run (see `chunk`)
 MAX_SIZE = {1: 12, 2: 7, 3: 4}  # per-axis input length by ndim: small, so that a draw takes milliseconds
-PAD_KINDS = ("zero", "int", "pairs", "word")
+PAD_KINDS = ("zero", "int", "pairs", "pairs", "word", "word")  # pairs and words: where the bugs were
 
 
 @st.composite
