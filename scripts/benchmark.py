@@ -19,10 +19,12 @@
            the runner, every layer judged on the framework's own input, gradient rows; the oracle cached
            per (stack, dtype), as in a run). Target: at most 2×. Also the oracle's time and peak memory
            (tracemalloc) against the estimate that refuses a stack over HARNESS_STACK_MEMORY_MIB.
-5. fuzz    `harness fuzz` throughput: draws per minute per core on 2 local workers over every framework
-           of the main venv but JAX, and with JAX (its compile per new shape dominates); then Ray
-           efficiency from one worker to two (the same draws; target >= 80 %). Workers are started and
-           warmed on other draws first; shrinking the campaign's new findings is part of the time.
+5. fuzz    `harness fuzz`'s evaluation throughput (draws of seed 0 through the engine, without the
+           campaign's shrinking and repro scripts): draws per minute per core over every framework of
+           the main venv but JAX, and with JAX (its compile per new shape dominates; the persistent
+           compilation cache off); efficiency from one worker to two, locally and on Ray (the same
+           draws; target >= 80 %), n workers on n cores (the benchmark, its workers and Ray's daemons
+           pinned to them). Workers are started and warmed on other draws first.
 6. suite   (--suite) `pytest -n auto` over everything: wall time, peak RSS per worker, and the split
            between framework calls, oracle, comparison and the rest (imports, collection, harness).
 """
@@ -30,6 +32,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -272,45 +275,52 @@ def bench_stack() -> dict:
 FUZZ_NO_JAX = ["numpy", "torch", "tensorflow", "tensorflow-backprop", "onnxruntime", "onnx-reference", "keras"]
 
 
-def _fuzz_rate(engine, frameworks: list[str], examples: int, seed: int) -> dict:
-    import tempfile
+def _fuzz_rate(engine, frameworks: list[str], draws: int, label: str) -> dict:
+    """Draws of seed 0 through the engine (the campaign's evaluation, without its shrinking), after
+    warming the workers on draws of seed 1 (their imports, JAX's first compiles)."""
+    from harness.fuzz import space
+    from harness.fuzz.evaluate import items, to_case
 
-    from harness.fuzz.campaign import Campaign, Options
+    chosen = [a for a in adapters.select(frameworks) if a.available()]
 
-    with tempfile.TemporaryDirectory() as tmp:
-        Campaign(Options(out=Path(tmp) / "warm", frameworks=frameworks, examples=4, seed=seed + 1000,
-                         workers=engine.workers), engine).run()
-        c = Campaign(Options(out=Path(tmp) / "run", frameworks=frameworks, examples=examples, seed=seed,
-                             workers=engine.workers), engine)
-        c.run()
-    s = c.stats
-    return {"engine": engine.name, "workers": engine.workers, "draws": s.draws, "items": s.items,
-            "seconds": s.seconds, "findings": len(c.store.findings), "per_min_per_core": s.draws / s.seconds * 60 / engine.workers,
-            "frameworks": "all but jax" if "jax" not in frameworks else "all"}
+    def jobs(seed: int, n: int) -> list:
+        fields = [f for k in range(-(-n // space.CHUNK)) for f in space.chunk(seed, k)][:n]
+        return [items(to_case(f, "bench"), chosen) for f in fields]
+
+    engine.run(jobs(1, 2 * engine.workers))
+    todo = jobs(0, draws)
+    start = time.perf_counter()
+    engine.run(todo)
+    seconds = time.perf_counter() - start
+    return {"engine": engine.name, "workers": engine.workers, "frameworks": label, "draws": draws,
+            "items": sum(map(len, todo)), "seconds": seconds, "per_min_per_core": draws / seconds * 60 / engine.workers}
 
 
-def bench_fuzz(examples: int = 60) -> dict:
+def bench_fuzz(draws: int = 60) -> dict:
     from harness.fuzz import engine as fuzz_engine
 
-    out = {"local": [], "ray": []}
-    local = fuzz_engine.start("local", 2)
-    try:
-        out["local"].append(_fuzz_rate(local, FUZZ_NO_JAX, examples, 0))
-        out["local"].append(_fuzz_rate(local, [*FUZZ_NO_JAX, "jax", "jax-dilated"], examples // 2, 0))
-    finally:
-        local.close()
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        return out
-    for workers in (1, 2):
-        eng = fuzz_engine.start("ray", workers)
+    os.environ["HARNESS_JAX_CACHE"] = "0"  # every run compiles its shapes itself (else the second reads the first's)
+    every = [*FUZZ_NO_JAX, "jax", "jax-dilated"]
+    out = {"runs": []}
+    cores = sorted(os.sched_getaffinity(0))
+    for name, workers, frameworks, label, n in (
+            ("local", 2, FUZZ_NO_JAX, "all but jax", 5 * draws),
+            ("local", 1, every, "all", draws), ("local", 2, every, "all", draws),
+            ("ray", 1, every, "all", draws), ("ray", 2, every, "all", draws)):
+        if name == "ray" and importlib.util.find_spec("ray") is None:
+            continue
+        # n workers on n cores: this process and everything it starts (workers, Ray's daemons) share them
+        os.sched_setaffinity(0, cores[:workers])
+        eng = fuzz_engine.start(name, workers)
         try:
-            out["ray"].append(_fuzz_rate(eng, ["numpy", "torch", "onnxruntime"], examples, 0))
+            out["runs"].append(_fuzz_rate(eng, frameworks, n, label))
         finally:
             eng.close()
-    one, two = out["ray"]
-    out["ray_efficiency"] = (two["draws"] / two["seconds"]) / (2 * one["draws"] / one["seconds"])
+            os.sched_setaffinity(0, cores)
+    rate = {(r["engine"], r["workers"], r["frameworks"]): r["draws"] / r["seconds"] for r in out["runs"]}
+    for name in ("local", "ray"):
+        if (name, 2, "all") in rate:
+            out[f"{name}_efficiency"] = rate[(name, 2, "all")] / (2 * rate[(name, 1, "all")])
     return out
 
 
@@ -449,13 +459,12 @@ def markdown(res: dict) -> str:
         lines.append("")
     if res.get("fuzz"):
         fz = res["fuzz"]
-        lines += ["| fuzz engine | workers | frameworks | draws | items | seconds | findings | draws / min / core |",
-                  "|---|---:|---|---:|---:|---:|---:|---:|"]
+        lines += ["| fuzz engine | workers | frameworks | draws | items | seconds | draws / min / core |",
+                  "|---|---:|---|---:|---:|---:|---:|"]
         lines += [f"| {r['engine']} | {r['workers']} | {r['frameworks']} | {r['draws']} | {r['items']} | {r['seconds']:.1f} "
-                  f"| {r['findings']} | {r['per_min_per_core']:.1f} |" for r in fz["local"] + fz["ray"]]
-        if "ray_efficiency" in fz:
-            lines.append(f"\nRay efficiency from 1 to 2 workers: {fz['ray_efficiency'] * 100:.0f} %")
-        lines.append("")
+                  f"| {r['per_min_per_core']:.1f} |" for r in fz["runs"]]
+        lines += ["", "Efficiency from 1 to 2 workers: " + ", ".join(
+            f"{k.split('_')[0]} {v * 100:.0f} %" for k, v in fz.items() if k.endswith("_efficiency")), ""]
     if res.get("imports"):
         imp = res["imports"]
         lines.append("Import time: " + ", ".join(f"{k} {v:.2f} s" for k, v in imp["import_seconds"].items()))

@@ -123,6 +123,38 @@ def test_ray_gives_the_findings_of_the_local_engine(tmp_path):
     assert "2 ray worker(s)" in ray.stderr
 
 
+RAY_CRASH = """
+import sys
+from harness import adapters
+from harness.fuzz.engine import RayEngine
+from harness.fuzz.evaluate import to_case
+from harness.session import make_item
+crash = to_case({"op": "conv1d", "groups": 2, "in_channels": 2, "out_channels": 2, "input_size": 4, "kernel": 1,
+                 "stride": 2, "dtype": ["float64"]}, "t")
+fine = to_case({"op": "conv1d", "in_channels": 1, "out_channels": 1, "input_size": 4, "kernel": 1,
+                "dtype": ["float64"]}, "t")
+planted, numpy = adapters.get("planted"), adapters.get("numpy")
+engine = RayEngine(2)
+try:
+    out = engine.run([[make_item(crash, "float64", numpy), make_item(crash, "float64", planted)],
+                      [make_item(fine, "float64", planted)]])
+finally:
+    engine.close()
+print(sorted({str(r["status"]) for r in out[0][0]}), sorted({str(r["status"]) for r in out[0][1]}),
+      sorted({str(r["status"]) for r in out[1][0]}), out[0][1][0]["message"][:40])
+"""
+
+
+def test_a_dead_ray_worker_is_the_crash_of_its_item_alone():
+    pytest.importorskip("ray")
+    full = dict(os.environ, **PLANTED, PLANTED_CRASH="1")
+    full["PYTHONPATH"] = os.pathsep.join([str(DATA), full.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", RAY_CRASH], capture_output=True, text=True, cwd=ROOT, env=full,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split("\n")[-2] == "['pass'] ['crash'] ['pass'] the Ray worker running this item died (W", done.stdout
+
+
 def test_known_issues_are_findings_only_when_asked(tmp_path):
     pytest.importorskip("onnx")
     from harness.fuzz import engine
@@ -150,7 +182,7 @@ def test_known_issues_are_findings_only_when_asked(tmp_path):
     (["--op", "conv4d"], "invalid choice: 'conv4d' (choose from 'conv', 'conv_transpose')"),
     (["-d", "float8"], "invalid choice: 'float8' (choose from 'float64', 'float32', 'float16', 'bfloat16')"),
     (["--budget", "ten minutes"], "expected a duration such as 90s, 10m or 1h30m"),
-    (["--address", "h:1"], "--address needs --engine ray"),
+    (["--address", "h:1"], "--address and --gpus-per-task need --engine ray"),
 ])
 def test_bad_options_are_clear_errors(args, words, tmp_path, capsys):
     from harness.cli import main

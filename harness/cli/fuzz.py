@@ -49,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(adapters' known issues, the library's xfails) as findings too")
     p.add_argument("--engine", choices=ENGINES, default="local", help="local worker processes, or a Ray cluster")
     p.add_argument("--address", help="the Ray cluster's HOST:PORT (default: start a local Ray)")
+    p.add_argument("--gpus-per-task", type=float, default=0.0, help="with --engine ray: the GPUs each task asks for "
+                   "(e.g. 0.25: four tasks share a GPU); Ray hides the GPUs from tasks that ask for none")
     p.add_argument("-j", "--jobs", type=jobs, default="auto", help="workers (default: one per CPU core)")
     p.add_argument("--library", action="append", help="the case library that holds known xfails (default: cases)")
 
@@ -68,8 +70,8 @@ def main(args: argparse.Namespace) -> int:
     except ImportError as exc:
         console.print(f"[red]harness fuzz needs {exc.name}: pip install 'conv-harness[fuzz]'[/red]")
         return 2
-    if args.address and args.engine != "ray":
-        console.print("[red]--address needs --engine ray[/red]")
+    if (args.address or args.gpus_per_task) and args.engine != "ray":
+        console.print("[red]--address and --gpus-per-task need --engine ray[/red]")
         return 2
     try:
         registry.select(args.framework)
@@ -83,7 +85,7 @@ def main(args: argparse.Namespace) -> int:
                       address=args.address, library=tuple(args.library or ["cases"]))
     try:
         campaign = Campaign(options, None)  # checks the folder before any worker starts
-        campaign.engine = engine.start(args.engine, args.jobs, args.address)
+        campaign.engine = engine.start(args.engine, args.jobs, args.address, args.gpus_per_task)
     except FuzzError as exc:
         console.print(f"[red]harness fuzz: {exc}[/red]")
         return 2

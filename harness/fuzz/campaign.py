@@ -19,6 +19,7 @@ from harness.fuzz.features import features, structural
 from harness.fuzz.shrink import shrink
 from harness.fuzz.store import Finding, Store, case_text
 from harness.session import make_item
+from harness.status import Status
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Campaign:
         self._before = (float(self.store.campaign.get("seconds", 0.0)), int(self.store.campaign.get("runs", 0)))
         self.library = _library_xfails(options.library)
         self._seen: set[str] = set()
+        self._chunks: tuple[int, list[dict]] = (-1, [])
 
     @property
     def new_findings(self) -> list[Finding]:
@@ -82,7 +84,7 @@ class Campaign:
         index = first
         try:
             while not self.done():
-                chunk = space.chunk(self.o.seed, index // space.CHUNK, self.o.ops, self.o.dtypes)
+                chunk = self._chunk(index // space.CHUNK)
                 batch = chunk[index % space.CHUNK:][: self._batch_size()]
                 if self.o.examples is not None:
                     batch = batch[: self.o.examples - self.stats.draws]
@@ -98,7 +100,14 @@ class Campaign:
             self._save(index)
 
     def _batch_size(self) -> int:
-        return max(2, 2 * self.engine.workers)
+        """Draws per round trip: the results are taken in order after each batch, so a batch waits
+        for its slowest draw; 8 per worker keeps the workers busy and Ctrl-C still prompt."""
+        return 8 * max(1, self.engine.workers)
+
+    def _chunk(self, k: int) -> list[dict]:
+        if self._chunks[0] != k:
+            self._chunks = (k, space.chunk(self.o.seed, k, self.o.ops, self.o.dtypes))
+        return self._chunks[1]
 
     def _save(self, index: int) -> None:
         seconds, runs = self._before
@@ -141,8 +150,8 @@ class Campaign:
             id=self.store.next_id(), signature=_signature(found, small), framework=found.framework, op=small.name,
             dtype=small.dtypes[0], quantity=found.quantity, status=found.status, features=sorted(mine),
             fields=minimal, drawn=fields, message=small_found.message, failing=list(small_found.failing),
-            known=small_found.known, first_draw=draw, seed=self.o.seed, found_after_s=round(self.stats.seconds, 1),
-            shrink_runs=runs)
+            known=small_found.known, emulated=small_found.emulated, first_draw=draw, seed=self.o.seed,
+            found_after_s=round(self.stats.seconds, 1), shrink_runs=runs)
         wider = next((f for f in self._same_kind(found, small) if mine < set(f.features)), None)
         if wider is not None:  # a more general minimal case of a finding so far: it takes its place
             finding.id, finding.hits = wider.id, wider.hits + 1
@@ -164,7 +173,7 @@ class Campaign:
             return
         adapter = registry.get(finding.framework)
         self.store.write_case(finding, case_text(finding, self.o.command))
-        if finding.status != "crash":
+        if finding.status != Status.CRASH:
             self.store.write_repro(finding, to_case({**finding.fields, "id": f"fuzz-{finding.id}"},
                                                     f"{finding.id}.yaml"), adapter)
         else:

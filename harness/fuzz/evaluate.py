@@ -47,6 +47,7 @@ class Failure:
     message: str
     failing: tuple[str, ...]
     known: str
+    emulated: str = ""  # the plan's reason when the harness emulated what the framework refuses
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -63,5 +64,6 @@ def failure(rows: list[dict]) -> Failure | None:
     bad.sort(key=lambda r: ORDER.index(r["quantity"]) if r["quantity"] in ORDER else len(ORDER))
     first = bad[0]
     known = first.get("xfail") or "" if all(r.get("xfail") for r in bad) else ""
+    emulated = str(first.get("reason") or "") if first.get("expression") == "emulated" else ""
     return Failure(first["framework"], first["dtype"], first["quantity"], str(first["status"]),
-                   str(first.get("message") or "")[:500], tuple(r["quantity"] for r in bad), known)
+                   str(first.get("message") or "")[:500], tuple(r["quantity"] for r in bad), known, emulated)

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import yaml
 
-from harness.fuzz.store import Finding
+from harness.fuzz.store import Finding, load_findings
 from harness.render import render_page
 
 PAGE = "index.html"
-FINDING_FIELDS = frozenset(f.name for f in fields(Finding))
 
 
 @dataclass(frozen=True)
@@ -51,6 +50,7 @@ class FindingView:
     repro_verdict: str  # "reproduces (exit 1)", "does not reproduce (exit 0): ...", "no script: ..."
     reproduces: bool
     library: str  # already in the library: "yes: <cases>", "yes (known): <reason>" or "no"
+    emulated: str  # how the harness emulated the call ("": the framework's own call)
 
     @property
     def new(self) -> bool:
@@ -123,7 +123,7 @@ def finding_view(folder: Path, finding: Finding) -> FindingView:
         failing=list(f.failing), known=f.known, in_library=list(f.in_library),
         case_yaml=_case_yaml(folder, f), drawn_yaml=_yaml(f.drawn), case_href=_href(folder, f.case_file),
         repro_href=repro_href, repro_verdict=repro_verdict(f, bool(repro_href)),
-        reproduces=bool(repro_href) and f.repro_exit == 1, library=library_words(f))
+        reproduces=bool(repro_href) and f.repro_exit == 1, library=library_words(f), emulated=f.emulated)
 
 
 def _id_key(finding_id: str) -> tuple:
@@ -137,12 +137,6 @@ def duration(seconds: float) -> str:
         return f"{float(seconds or 0):.1f} s"
     h, rest = divmod(s, 3600)
     return f"{h} h {rest // 60:02d} min" if h else f"{rest // 60} min {rest % 60:02d} s"
-
-
-def load_findings(folder: Path) -> list[Finding]:
-    """The folder's findings (none without findings.json); unknown keys are ignored."""
-    data = _read_json(folder / "findings.json")
-    return [Finding(**{k: v for k, v in f.items() if k in FINDING_FIELDS}) for f in data.get("findings", [])]
 
 
 def findings_view(store_folder: Path) -> FindingsView:

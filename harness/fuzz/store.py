@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -36,6 +36,7 @@ class Finding:
     message: str
     failing: list[str]
     known: str = ""  # why it is expected (an adapter's known issue, a library xfail); empty: new
+    emulated: str = ""  # how the harness emulated what the framework refuses (the bug may be the emulation's)
     in_library: list[str] = field(default_factory=list)  # library cases with an xfail that covers it
     hits: int = 1
     first_draw: int = 0
@@ -46,6 +47,16 @@ class Finding:
     repro: str = ""
     repro_exit: int | None = None  # the repro script's exit status (1: it reproduces the failure)
     repro_note: str = ""
+
+
+FINDING_FIELDS = frozenset(f.name for f in fields(Finding))
+
+
+def load_findings(folder: Path) -> list[Finding]:
+    """The folder's findings (none without findings.json); keys this version does not know are ignored."""
+    path = Path(folder) / "findings.json"
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return [Finding(**{k: v for k, v in f.items() if k in FINDING_FIELDS}) for f in data.get("findings", [])]
 
 
 class Store:
@@ -59,9 +70,7 @@ class Store:
         """The folder's findings and progress (a new folder: none), after checking it can be written."""
         store = cls(Path(folder))
         store._preflight()
-        if (store.folder / "findings.json").is_file():
-            data = json.loads((store.folder / "findings.json").read_text())
-            store.findings = [Finding(**f) for f in data["findings"]]
+        store.findings = load_findings(store.folder)
         if (store.folder / "campaign.json").is_file():
             store.campaign = json.loads((store.folder / "campaign.json").read_text())
         return store
@@ -132,7 +141,8 @@ def case_text(finding: Finding, command: str) -> str:
     """The finding as a case file the library can take (harness run FILE reruns it)."""
     case = {"id": f"fuzz-{finding.id}-{finding.framework}-{finding.op}-{finding.quantity}",
             "description": (f"{finding.framework} {finding.op} {finding.dtype}: {finding.quantity} {finding.status} "
-                            f"({finding.message[:300]}). Features: {', '.join(finding.features) or 'none'}."),
+                            f"({finding.message[:300]}). Features: {', '.join(finding.features) or 'none'}."
+                            + (f" Emulated by the harness: {finding.emulated[:300]}" if finding.emulated else "")),
             "found_by": f"{command} (draw {finding.first_draw}, shrunk in {finding.shrink_runs} runs)",
             **finding.fields}
     head = (f"# {finding.id}, found by harness fuzz on {datetime.date.today().isoformat()}: {finding.signature}\n"
