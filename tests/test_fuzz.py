@@ -40,14 +40,15 @@ def test_draws_are_a_function_of_the_seed_and_cover_the_vocabulary():
     cases = [to_case(d, "draw") for d in draws]  # every draw is a case the loader takes
     seen = Counter()
     for c in cases:
-        seen.update(features(c) | {c.name, f"pad:{type(dict(c.params())['padding_word']).__name__}"})
+        seen.update(features(c) | {c.name})
     for word in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
                  "groups", "depthwise", "dilation>1", "stride>kernel", "kernel>input", "negative padding",
                  "mixed-sign padding", "asymmetric padding", "output_padding", "output_shape", "cover_all",
                  "channels_last", "padding:same", "padding:valid", "padding:full", "padding:same_lower",
-                 "dtype:float32", "dtype:float16", "dtype:bfloat16", "inputs:large", "inputs:integers"):
+                 "dtype:float32", "dtype:float16", "dtype:bfloat16", "inputs:large", "inputs:integers",
+                 "stack", "layer:conv", "layer:conv_transpose", "layer:tanh", "layer:batch_norm"):
         assert seen[word], word
-    assert min(min(c.input_size) for c in cases) == 1
+    assert min(min(c.input_size) for c in cases if c.op != "stack") == 1
 
 
 def test_features_name_what_is_not_the_plainest_choice():
@@ -86,6 +87,25 @@ def test_shrink_reaches_the_minimal_case_whatever_the_batch(batch):
     assert (case.ndim, case.batch, case.input_size, case.kernel, case.dilation) == (1, 1, (1,), (1,), (1,))
     assert failed.status == "mismatch" and runs < 120
     assert shrink(start, first, lambda fs: [_planted(f) for f in fs], batch=4 - batch)[0] == minimal
+
+
+def _strided_transpose(fields: dict) -> Failure | None:
+    """A stack fault for the shrinker: any conv_transpose layer with stride 2 fails."""
+    stack = to_case(fields, "t")
+    if any(layer.kind == "conv_transpose" and max(layer.case.stride) > 1 for layer in stack.layers):
+        return Failure("x", stack.dtypes[0], "y", "mismatch", "planted", ("y[1]",), "")
+    return None
+
+
+def test_a_stack_shrinks_to_its_one_guilty_layer():
+    start = {"batch": 2, "dtype": ["float32"], "input_shape": [3, 5, 4], "layers": [
+        {"conv2d": {"out_channels": 3, "kernel": 3, "stride": 1, "padding": 1, "bias": True}}, "relu",
+        {"conv_transpose2d": {"out_channels": 2, "kernel": 3, "stride": 2, "padding": 1, "bias": True}}, "tanh"]}
+    minimal, _, runs = shrink(start, _strided_transpose(start), lambda fs: [_strided_transpose(f) for f in fs])
+    assert minimal["layers"] == [{"conv_transpose2d": {"out_channels": 1, "kernel": 1, "stride": 2, "padding": 0,
+                                                       "bias": False}}], minimal
+    assert (minimal["batch"], minimal["dtype"], minimal["input_shape"]) == (1, ["float64"], [1, 1, 1])
+    assert features(to_case(minimal, "t")) == {"stack", "layer:conv_transpose", "2d", "stride>1", "stride>kernel"}
 
 
 def test_campaign_finds_the_planted_faults_and_a_crash_then_resumes(tmp_path):
@@ -179,7 +199,7 @@ def test_known_issues_are_findings_only_when_asked(tmp_path):
 
 @pytest.mark.parametrize("args,words", [
     (["-f", "pytorch"], "unknown framework 'pytorch'; known: numpy, torch"),
-    (["--op", "conv4d"], "invalid choice: 'conv4d' (choose from 'conv', 'conv_transpose')"),
+    (["--op", "conv4d"], "invalid choice: 'conv4d' (choose from 'conv', 'conv_transpose', 'stack')"),
     (["-d", "float8"], "invalid choice: 'float8' (choose from 'float64', 'float32', 'float16', 'bfloat16')"),
     (["--budget", "ten minutes"], "expected a duration such as 90s, 10m or 1h30m"),
     (["--address", "h:1"], "--address and --gpus-per-task need --engine ray"),

@@ -108,24 +108,29 @@ _REFERENCE_GROUPS_BUG = (
 )
 
 
-def _negative_same_total(case) -> bool:
-    """A SAME / SAME_LOWER ConvTranspose whose total padding T = F - o is negative on some axis.
+def _same_totals(case) -> list[int]:
+    """The total padding T = F - o per axis of a SAME / SAME_LOWER ConvTranspose (empty otherwise).
 
-    That happens when the stride exceeds the dilated kernel: o = i*s (or the given output_shape) is
+    T is negative when the stride exceeds the dilated kernel: o = i*s (or the given output_shape) is
     longer than the full output F = (i-1)*s + d*(k-1) + 1, so zeros must be appended.
     """
     if not case.is_transpose or case.padding_word not in ("same", "same_lower"):
-        return False
+        return []
     outs = case.output_shape or tuple(i * s for i, s in zip(case.input_size, case.stride))
-    return any((i - 1) * s + d * (k - 1) + 1 - o < 0
-               for i, k, s, d, o in zip(case.input_size, case.kernel, case.stride, case.dilation, outs))
+    return [(i - 1) * s + d * (k - 1) + 1 - o
+            for i, k, s, d, o in zip(case.input_size, case.kernel, case.stride, case.dilation, outs)]
+
+
+def _negative_same_total(case) -> bool:
+    return any(t < 0 for t in _same_totals(case))
 
 
 def known_issue(case, dtype: str, path: str) -> str | None:
     """ONNX bugs over whole classes of cases, predicted exactly (the xfails are strict).
 
     - onnxruntime, SAME_* without output_shape and a negative total padding: output length F, not i*s;
-    - onnx.reference, SAME_UPPER with a negative total padding: the zero goes before the data;
+    - onnx.reference, SAME_UPPER with a negative total padding, SAME_LOWER with one of -2 or less: a
+      zero goes before the data;
     - onnx.reference, grouped ConvTranspose (a conv case reaches it through its identity rows:
       `harness.runner.expected_failure` asks about the dual op too).
     """
@@ -138,6 +143,10 @@ def known_issue(case, dtype: str, path: str) -> str | None:
             return ("onnx.reference ConvTranspose SAME_UPPER with a negative total padding T (stride > dilated "
                     "kernel): it crops T//2 (floor, = -1) at the start, so the appended zero goes before the data: "
                     "a one-pixel shift against TensorFlow's conv_transpose and onnxruntime, which append it at the end.")
+        if path == "reference" and any(t <= -2 for t in _same_totals(case)):
+            return ("onnx.reference ConvTranspose SAME_LOWER with a total padding T <= -2 (stride > dilated kernel "
+                    "+ 1): it crops T - T//2 (= -1 for T = -2) at the start, so one appended zero goes before the "
+                    "data (T = -1 is right). Found by harness fuzz, the SAME_UPPER bug's sibling.")
     if path != "reference" or case.groups == 1 or not case.is_transpose:
         return None
     with_bias = "b" in op.node_inputs(case, op.spelling(case))

@@ -5,7 +5,7 @@ processes or Ray; store: the findings folder; campaign: the loop; page: the find
 This module stays light (the command line reads its names on every start): Hypothesis and Ray are
 imported by the modules that use them."""
 
-OPS = ("conv", "conv_transpose")
+OPS = ("conv", "conv_transpose", "stack")  # stack: a few layers end to end (harness.stack)
 ENGINES = ("local", "ray")
 
 

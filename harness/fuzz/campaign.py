@@ -198,7 +198,7 @@ def _library_xfails(paths: tuple[str, ...]) -> list[tuple]:
     from harness import loader
 
     existing = [p for p in paths if Path(p).exists()]
-    cases, _ = loader.load_paths(existing, stacks=False) if existing else ([], [])
+    cases, _ = loader.load_paths(existing) if existing else ([], [])
     return [(c, f"{c.file}::{c.id}") for c in cases if c.xfail]
 
 

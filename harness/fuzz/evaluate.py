@@ -18,13 +18,16 @@ from harness.status import Status
 ORDER = ("y", "dx", "dw", "db", "adjoint", "transpose_is_grad")  # which failing quantity names a failure
 
 
-def to_case(fields: dict, file: str, line: int = 1) -> Case:
-    """The loader's Case for case-file fields (ValueError, a CaseError or pydantic's, if refused)."""
-    from harness.loader import native
-    from harness.loader.schema import CaseSpec
+def to_case(fields: dict, file: str, line: int = 1):
+    """The loader's Case (a StackCase for `layers:`) for case-file fields (ValueError, a CaseError or
+    pydantic's, if refused)."""
+    from harness.loader import native, stack
+    from harness.loader.schema import CaseSpec, StackSpec
     from harness.loader.schema import to_case as build
 
     fields = {"id": "draw", **fields}
+    if stack.is_stack(fields):
+        return stack.to_stack(StackSpec.model_validate(fields), file, line, [])
     return build(CaseSpec.model_validate(native.merge(fields, fields.keys())), file, line)
 
 
@@ -61,9 +64,10 @@ def failure(rows: list[dict]) -> Failure | None:
     bad = [r for r in rows if Status.of(r["status"]).failing]
     if not bad:
         return None
-    bad.sort(key=lambda r: ORDER.index(r["quantity"]) if r["quantity"] in ORDER else len(ORDER))
+    bad.sort(key=lambda r: ORDER.index(q) if (q := r["quantity"].split("[")[0]) in ORDER else len(ORDER))
     first = bad[0]
+    quantity = first["quantity"].split("[")[0]  # a stack's y[3] or dw[1]: a shrink may drop layers before it
     known = first.get("xfail") or "" if all(r.get("xfail") for r in bad) else ""
     emulated = str(first.get("reason") or "") if first.get("expression") == "emulated" else ""
-    return Failure(first["framework"], first["dtype"], first["quantity"], str(first["status"]),
+    return Failure(first["framework"], first["dtype"], quantity, str(first["status"]),
                    str(first.get("message") or "")[:500], tuple(r["quantity"] for r in bad), known, emulated)

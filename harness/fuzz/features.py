@@ -8,8 +8,10 @@ from __future__ import annotations
 from harness.case import Case
 
 
-def features(case: Case) -> frozenset[str]:
-    """Words for everything about `case` that is not the simplest choice."""
+def features(case) -> frozenset[str]:
+    """Words for everything about `case` (a Case or a StackCase) that is not the simplest choice."""
+    if case.op == "stack":
+        return _stack(case)
     found = {f"{case.ndim}d"} if case.ndim > 1 else set()
     found |= _channels(case) | _geometry(case) | _padding(case)
     if case.batch > 1:
@@ -34,6 +36,19 @@ def structural(found) -> set[str]:
     layout, inputs), not its sizes, number of axes or dtype: what a library case must share with a
     finding to cover it (a nondeterministic bug may not shrink to the library case's sizes)."""
     return {f for f in found if f not in INCIDENTAL and not f.startswith("dtype:")}
+
+
+def _stack(stack) -> frozenset[str]:
+    """A stack's layer kinds, and what its conv layers have (their sizes are the stack's own)."""
+    found = {"stack", *(f"layer:{layer.kind}" for layer in stack.layers)}
+    for layer in stack.layers:
+        if layer.case is not None:
+            found |= features(layer.case) - {"batch>1"}
+    if stack.batch > 1:
+        found.add("batch>1")
+    if len(stack.dtypes) == 1 and stack.dtypes[0] != "float64":
+        found.add(f"dtype:{stack.dtypes[0]}")
+    return frozenset(found)
 
 
 def _channels(case: Case) -> set[str]:

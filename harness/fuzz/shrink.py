@@ -54,15 +54,44 @@ def _frozen(fields: dict) -> str:
 
 
 def _candidates(f: dict, dtypes: tuple[str, ...]) -> Iterator[dict]:
-    yield from _fewer_axes(f)
     current = f["dtype"][0]
-    for plainer in DTYPES[:DTYPES.index(current)]:
-        if plainer in dtypes:
-            yield _with(f, dtype=[plainer])
+    plainer = [_with(f, dtype=[d]) for d in DTYPES[:DTYPES.index(current)] if d in dtypes]
+    if "layers" in f:
+        yield from _fewer_layers(f)
+        yield from plainer
+        yield from _simpler_stack(f)
+        return
+    yield from _fewer_axes(f)
+    yield from plainer
     yield from _simpler_fields(f)
     yield from _simpler_channels(f)
     yield from _simpler_padding(f)
     yield from _smaller_axes(f)
+
+
+def _fewer_layers(f: dict) -> Iterator[dict]:
+    for i in range(len(f["layers"])):
+        if len(f["layers"]) > 1:
+            yield _with(f, layers=f["layers"][:i] + f["layers"][i + 1:])
+
+
+def _simpler_stack(f: dict) -> Iterator[dict]:
+    """Batch 1, one input channel, shorter inputs, and each conv layer's fields toward the plainest."""
+    if f.get("batch", 1) > 1:
+        yield _with(f, batch=1)
+    shape = f["input_shape"]
+    for ax, n in enumerate(shape):
+        if n > 1:
+            yield _with(f, input_shape=shape[:ax] + [n - 1] + shape[ax + 1:])
+    for i, layer in enumerate(f["layers"]):
+        if not isinstance(layer, dict):
+            continue
+        (kind, params), = layer.items()
+        for name, plain in (("stride", 1), ("padding", 0), ("kernel", 1), ("out_channels", 1), ("bias", False)):
+            if params.get(name, plain) != plain:
+                layers = copy.deepcopy(f["layers"])
+                layers[i][kind][name] = plain
+                yield _with(f, layers=layers)
 
 
 def _with(f: dict, **changes) -> dict:

@@ -5,7 +5,8 @@ campaign, a pure function of (seed, chunk).
 The space: 1D/2D/3D, sizes from 1, kernels larger than the input, strides larger than the kernel,
 dilation, groups (depthwise included), every padding word, explicit symmetric, asymmetric, negative
 and mixed-sign padding, cover_all, output_padding and output_shape over their whole valid ranges,
-both layouts, every dtype, every input kind. Each draw is checked by the case loader itself; one it
+both layouts, every dtype, every input kind; and stacks of two to four layers (conv, conv_transpose,
+activations, batch norm, upsampling). Each draw is checked by the case loader itself; one it
 refuses is rejected (Hypothesis draws another), so every draw is a case `harness run` would run.
 """
 
@@ -71,10 +72,38 @@ def _length_range(padding, axes: dict, ax: int) -> tuple[int, int]:
     return max(low, 1), max(high, 1)
 
 
+WEIGHT = {"conv": 3, "conv_transpose": 3, "stack": 1}  # a stack draw costs several single ones
+LAYERS = ("relu", "tanh", "sigmoid", "leaky_relu", "batch_norm", "upsample")
+
+
+@st.composite
+def _conv_layer(draw, ndim: int) -> dict:
+    op = draw(st.sampled_from(["conv", "conv_transpose"]))
+    return {f"{op}{ndim}d": {"out_channels": draw(st.integers(1, 3)), "kernel": draw(st.integers(1, 3)),
+                             "stride": draw(st.integers(1, 2)), "padding": draw(st.integers(0, 1)),
+                             "bias": draw(st.booleans())}}
+
+
+@st.composite
+def stacks(draw, dtypes: tuple[str, ...] = DTYPES) -> dict:
+    """A stack of two to four layers, at least one of them a conv or conv_transpose (harness.stack)."""
+    ndim = draw(st.sampled_from([1, 2]))
+    layers = [draw(_conv_layer(ndim))]
+    for _ in range(draw(st.integers(1, 3))):
+        layers.append(draw(st.one_of(_conv_layer(ndim), st.sampled_from(LAYERS))))
+    if draw(st.booleans()):
+        layers.reverse()
+    return {"batch": draw(st.integers(1, 2)), "dtype": [draw(st.sampled_from(dtypes))],
+            "input_shape": [draw(st.integers(1, 3)), *draw(st.lists(st.integers(2, 6), min_size=ndim, max_size=ndim))],
+            "layers": layers}
+
+
 @st.composite
 def configs(draw, ops: tuple[str, ...] = OPS, dtypes: tuple[str, ...] = DTYPES) -> dict:
     """One configuration: the fields of a case file's case (id, dtype and all)."""
-    op = draw(st.sampled_from(ops))
+    op = draw(st.sampled_from([o for o in ops for _ in range(WEIGHT[o])]))
+    if op == "stack":
+        return draw(stacks(dtypes))
     ndim = draw(st.sampled_from([1, 1, 2, 2, 3]))
     axes = draw(_axes(ndim))
     fields = {"op": f"{op}{ndim}d", "batch": draw(st.integers(1, 3)), **draw(_channels()), **axes,

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -116,10 +117,14 @@ class Store:
     def write_repro(self, finding: Finding, case, adapter) -> None:
         """The standalone script (harness.repro), then run once to see that it reproduces."""
         from harness import repro
+        from harness.stack import repro as stack_repro
 
         name = f"{finding.id}_repro.py"
+        build = stack_repro.build if case.op == "stack" else repro.build
         try:
-            script = repro.build(case, finding.dtype, adapter, f"{finding.id}_repro.npz")
+            with warnings.catch_warnings():  # NaN/Inf draws: the frameworks' RuntimeWarnings, not ours
+                warnings.simplefilter("ignore", RuntimeWarning)
+                script = build(case, finding.dtype, adapter, f"{finding.id}_repro.npz")
         except Exception as exc:  # noqa: BLE001 - a finding is kept without its script, saying why
             finding.repro_note = f"no repro script: {type(exc).__name__}: {str(exc)[:300]}"
             return
