@@ -235,3 +235,22 @@ def test_the_adjoint_identity_is_not_judged_on_non_finite_inputs():
                     "bias": False, "dtype": ["float32"], "inputs": "with_inf"}, "t")
     rows = {r["quantity"]: r["status"] for r in run_item(case, "float32", adapters.get("numpy"))}
     assert rows == {"y": "pass", "dx": "pass", "dw": "pass", "adjoint": "unsupported", "transpose_is_grad": "pass"}
+
+
+def test_a_crop_longer_than_the_input_is_computed_or_refused_never_wrong():
+    """Found by harness fuzz: padding (2, -2) of one pixel (the padded [0, 0, x] cropped by 2 at the end
+    gives [0]); the torch emulation raised (F.pad's narrow()) and the ONNX one sliced x to nothing
+    first, computing two outputs. torch now pads first and crops after; ONNX says it cannot."""
+    from harness import adapters
+    from harness.runner import run_item
+
+    case = to_case({"op": "conv1d", "in_channels": 1, "out_channels": 1, "input_size": [1], "kernel": [1],
+                    "padding": [[2, -2]], "bias": False, "dtype": ["float32"]}, "t")
+    for name, want in (("torch", "pass"), ("onnxruntime", "unsupported")):
+        adapter = adapters.get(name)
+        if not adapter.available():
+            continue
+        rows = run_item(case, "float32", adapter)
+        assert {str(r["status"]) for r in rows if r["quantity"] in ("y", "dx", "dw")} == {want}, rows
+        if want == "unsupported":
+            assert "crops more than the input" in rows[0]["message"]

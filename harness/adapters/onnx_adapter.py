@@ -32,7 +32,7 @@ import numpy as np
 
 from harness.adapters import onnx_padding as op
 from harness.adapters import program as pg
-from harness.adapters.base import EMULATED, NATIVE, Plan, refusals
+from harness.adapters.base import EMULATED, NATIVE, Plan, refusals, unsupported_plan
 from harness.adapters.onnx_padding import precision, weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "onnxruntime"
@@ -97,6 +97,11 @@ def environment() -> dict[str, str]:
 
 def plan(case, dtype: str, path: str = "onnxruntime") -> Plan:
     program, spelled = op.program(case, dtype, path)
+    crop = spelled.input_crop or ()
+    if any(i < lo + hi for i, (lo, hi) in zip(case.input_size, crop)):
+        return unsupported_plan(path, f"padding {case.padding} crops more than the input's {case.input_size} "
+                                "(into the zeros on the other side): a slice of x before the node cannot, and ONNX "
+                                "pads cannot be negative")
     return Plan(path, NATIVE if spelled.native else EMULATED, program, spelled.reason, details=spelled)
 
 
