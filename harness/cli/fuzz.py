@@ -20,18 +20,8 @@ def duration(text: str) -> float:
     return sum(float(n) * UNITS[u or "s"] for n, u in parts)
 
 
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from harness.cli.run import jobs
+    from harness.cli.run import jobs, positive
     from harness.fuzz import ENGINES, OPS
 
     p.add_argument("-f", "--framework", action="append", help="only this framework (repeatable; default: every "

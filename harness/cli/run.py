@@ -115,12 +115,14 @@ def _print_baseline_diff(baseline: str, output: str, console) -> bool:
 
 def jobs(text: str) -> int:
     """-j: a positive number, or 'auto' for one worker per CPU core."""
-    if text == "auto":
-        return os.cpu_count() or 1
+    return (os.cpu_count() or 1) if text == "auto" else positive(text, "a number or 'auto'")
+
+
+def positive(text: str, expected: str = "a positive number") -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
     return value

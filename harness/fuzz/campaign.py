@@ -80,8 +80,7 @@ class Campaign:
 
     def run(self) -> None:
         """Until the budget or the draw count is spent; Ctrl-C (KeyboardInterrupt) keeps every finding."""
-        first = self.store.draws_done(self.o.seed)
-        index = first
+        index = self.store.draws_done(self.o.seed)  # a rerun on the same folder resumes the seed
         try:
             while not self.done():
                 chunk = self._chunk(index // space.CHUNK)
