@@ -206,7 +206,7 @@ def test_layer_program_computes_what_run_computes(keras_adapter):
             y, layer_y, _ = found
             if _misplaced_bias(case, y.shape):
                 continue  # test_layer_bias_on_channels_first_output
-            assert np.array_equal(layer_y, y), (case.id, dtype)
+            assert np.array_equal(layer_y, y, equal_nan=True), (case.id, dtype)  # NaN: inputs with_inf
             compared += 1
     assert compared >= 10
 
