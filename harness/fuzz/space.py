@@ -73,6 +73,11 @@ def _length_range(padding, axes: dict, ax: int) -> tuple[int, int]:
 
 
 WEIGHT = {"conv": 3, "conv_transpose": 3, "stack": 1}  # a stack draw costs several single ones
+DTYPE_WEIGHT = {"float32": 3, "float64": 2, "float16": 1, "bfloat16": 1}  # float32: what models run in
+
+
+def _weighted(dtypes: tuple[str, ...]) -> list[str]:
+    return [d for d in dtypes for _ in range(DTYPE_WEIGHT.get(d, 1))]
 LAYERS = ("relu", "tanh", "sigmoid", "leaky_relu", "batch_norm", "upsample")
 
 
@@ -109,8 +114,8 @@ def configs(draw, ops: tuple[str, ...] = OPS, dtypes: tuple[str, ...] = DTYPES) 
     fields = {"op": f"{op}{ndim}d", "batch": draw(st.integers(1, 3)), **draw(_channels()), **axes,
               **draw(_padding(op, axes)), "bias": draw(st.booleans()),
               "layout": draw(st.sampled_from([LAYOUTS[0], LAYOUTS[0], LAYOUTS[1]])),
-              "dtype": [draw(st.sampled_from(dtypes))],
-              "inputs": draw(st.sampled_from(["normal"] * 6 + [k for k in INPUT_KINDS if k != "normal"]))}
+              "dtype": [draw(st.sampled_from(_weighted(dtypes)))],
+              "inputs": draw(st.sampled_from(["normal"] * 10 + [k for k in INPUT_KINDS if k != "normal"]))}
     return fields
 
 
