@@ -3,8 +3,9 @@
 Greedy and deterministic: from the current fields, every simpler candidate (one axis fewer, a
 plainer dtype, batch 1, no groups, fewer channels, no bias, channels-first, normal inputs, a padding
 word replaced by the explicit padding it means, each padding, output_padding and size toward 0 or
-1, a kernel traded for a longer input, ...) that the loader takes is tried in a fixed order; the first that still fails with the same
-key (framework, first failing quantity, status) becomes the current one, until none does.
+1, a kernel traded for a longer input; for a stack, one layer fewer and plainer conv layers) that
+the loader takes is tried in a fixed order; the first that still fails with the same key
+(framework, first failing quantity, status) becomes the current one, until none does.
 Candidates are checked in batches (one per worker) but the one taken is always the first in order
 that fails, so the result does not depend on the number of workers.
 """
@@ -24,23 +25,23 @@ AXIS_FIELDS = ("input_size", "kernel", "stride", "dilation", "output_padding", "
 
 def shrink(fields: dict, failed: Failure, check: Callable[[list[dict]], list[Failure | None]], batch: int = 1,
            max_checks: int = 120, dtypes: tuple[str, ...] = DTYPES) -> tuple[dict, Failure, int]:
-    """(the minimal fields, their failure, how many candidates were run); the dtype may become a
+    """(the minimal fields, their failure, how many candidates it took, one by one); the dtype may become a
     plainer one of `dtypes` (the campaign's), in the order of harness.case.DTYPES."""
-    seen = {_frozen(fields)}
+    seen = {_frozen(fields)}  # run already (a candidate that did not fail the same way stays so)
     checks = 0
     while checks < max_checks:
-        todo = []
-        for c in _candidates(fields, dtypes):
-            if _frozen(c) not in seen and valid(c):
-                seen.add(_frozen(c))
-                todo.append(c)
+        todo = list({_frozen(c): c for c in _candidates(fields, dtypes) if _frozen(c) not in seen and valid(c)}.values())
         taken = None
         for start in range(0, len(todo), max(1, batch)):
             group = todo[start:start + max(1, batch)][: max_checks - checks]
             if not group:
                 break
-            checks += len(group)
-            taken = next(((c, f) for c, f in zip(group, check(group)) if f is not None and f.key == failed.key), None)
+            found = check(group)
+            hit = next((i for i, f in enumerate(found) if f is not None and f.key == failed.key), len(group))
+            # counted and remembered as if run one by one, so that neither depends on the batch
+            checks += min(hit + 1, len(group))
+            seen.update(_frozen(c) for c in group[:hit + 1])
+            taken = (group[hit], found[hit]) if hit < len(group) else None
             if taken is not None or checks >= max_checks:
                 break
         if taken is None:
