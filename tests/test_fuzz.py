@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness.fuzz import FuzzError, space
@@ -254,3 +255,10 @@ def test_a_crop_longer_than_the_input_is_computed_or_refused_never_wrong():
         assert {str(r["status"]) for r in rows if r["quantity"] in ("y", "dx", "dw")} == {want}, rows
         if want == "unsupported":
             assert "crops more than the input" in rows[0]["message"]
+    if adapters.get("torch").available():  # the layer `harness translate` prints pads the same way
+        from harness import printed
+        from harness.runner import reference
+
+        layer = adapters.get("torch").layer_program(case, "float32")
+        y = printed.execute_script(layer, reference(case, "float32").inputs.as_dict(), gradients=False)["y"]
+        assert np.array_equal(y, reference(case, "float32").values["y"]), y  # 0·w: exactly the oracle's 0

@@ -90,15 +90,7 @@ def _body(case, spelled: Spelling) -> list[pg.Step]:
         op = f"{F}.conv{nd}d"
         if spelled.native:
             return [pg.call("y", op, Ref("x"), Ref("w"), b, padding=spelled.padding, **common)]
-        if all(lo >= 0 and hi >= 0 for lo, hi in case.padding):
-            return [pg.call("xp", f"{F}.pad", Ref("x"), list(spelled.pre_pad)),
-                    pg.call("y", op, Ref("xp"), Ref("w"), b, **common)]
-        # mixed signs: zeros first, then the crop by slicing (F.pad refuses a crop past the data, which a
-        # crop longer than the input needs: padding (2, -2) of one pixel; found by harness fuzz)
-        inverse = tuple((-lo, -hi) for lo, hi in case.padding)
-        return [*pg.crop_or_extend("xp", "x", inverse, 2, nd + 2,
-                                   lambda out, src, grow: pg.call(out, f"{F}.pad", Ref(src), pad_widths(grow))),
-                pg.call("y", op, Ref("xp"), Ref("w"), b, **common)]
+        return [*_input_pad(case), pg.call("y", op, Ref("xp"), Ref("w"), b, **common)]
     op = f"{F}.conv_transpose{nd}d"
     if spelled.native:
         return [pg.call("y", op, Ref("x"), Ref("w"), b, padding=spelled.padding,
@@ -111,6 +103,15 @@ def _body(case, spelled: Spelling) -> list[pg.Step]:
     if case.bias:
         steps += [pg.call("bias", "b.reshape", 1, -1, *([1] * nd)), pg.add("y", Ref("y"), Ref("bias"))]
     return steps
+
+
+def _input_pad(case) -> list[pg.Step]:
+    """`xp`: x with an emulated conv's canonical padding, zeros first, then the crop by slicing (F.pad
+    with mixed signs refuses a crop past the data, which a crop longer than the input needs: padding
+    (2, -2) of one pixel; found by harness fuzz). Without a crop: one F.pad, `Spelling.pre_pad`."""
+    inverse = tuple((-lo, -hi) for lo, hi in case.padding)  # crop_or_extend crops positive amounts
+    return pg.crop_or_extend("xp", "x", inverse, 2, case.ndim + 2,
+                             lambda out, src, grow: pg.call(out, f"{F}.pad", Ref(src), pad_widths(grow)))
 
 
 def _outputs(case) -> tuple:
@@ -183,7 +184,7 @@ def _layer_steps(case, spelled: Spelling, dtype: str, device: str) -> list[pg.St
     steps.append(pg.call(None, "layer.load_state_dict", state))
     src = "x"
     if not spelled.native and not case.is_transpose:
-        steps.append(pg.call("xp", f"{F}.pad", Ref("x"), list(spelled.pre_pad)))
+        steps += _input_pad(case)
         src = "xp"
     steps.append(pg.call("y", "layer", Ref(src)))
     if not spelled.native and case.is_transpose:
