@@ -186,7 +186,7 @@ def test_known_issues_are_findings_only_when_asked(tmp_path):
         found = {}
         for include in (False, True):
             o = Options(out=tmp_path / str(include), frameworks=["onnx-reference"], ops=("conv_transpose",),
-                        dtypes=("float64",), examples=12, include_known=include, workers=2)
+                        dtypes=("float64",), examples=12, include_known=include)
             c = Campaign(o, pool)
             c.run()
             found[include] = c.store.findings

@@ -50,7 +50,6 @@ def main(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from harness import adapters as registry
     from harness.fuzz import OPS, FuzzError
 
     console = Console(stderr=True)
@@ -63,16 +62,10 @@ def main(args: argparse.Namespace) -> int:
     if (args.address or args.gpus_per_task) and args.engine != "ray":
         console.print("[red]--address and --gpus-per-task need --engine ray[/red]")
         return 2
-    try:
-        registry.select(args.framework)
-    except KeyError as exc:
-        console.print(f"[red]{exc.args[0]}[/red]")
-        return 2
     options = Options(out=Path(args.output), frameworks=args.framework, ops=tuple(args.op or OPS),
                       dtypes=tuple(args.dtype or DTYPES), examples=args.examples,
                       budget_s=args.budget if args.budget or args.examples else 600.0, seed=args.seed,
-                      include_known=args.include_known, engine=args.engine, workers=args.jobs,
-                      address=args.address, library=tuple(args.library or ["cases"]))
+                      include_known=args.include_known, library=tuple(args.library or ["cases"]))
     try:
         campaign = Campaign(options, None)  # checks the folder before any worker starts
         campaign.engine = engine.start(args.engine, args.jobs, args.address, args.gpus_per_task)

@@ -1,6 +1,6 @@
 """The campaign: draws in order, every one through the chosen frameworks (engine), each failure
-matched against the findings so far (same framework, op, dtype, quantity and status, and all of a
-finding's features: another hit) or shrunk to its minimal case and signed; a new signature is a
+matched against the findings so far (same framework, op, first failing quantity and status, and all
+of a finding's features, its dtype among them: another hit) or shrunk to its minimal case and signed; a new signature is a
 finding, written at once. Results are taken in draw order whatever the engine, so the same seed and
 draw count give the same findings locally and on Ray."""
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import adapters as registry
+from harness.case import DTYPES
 from harness.fuzz import FuzzError, space
 from harness.fuzz.evaluate import Failure, failure, items, to_case
 from harness.fuzz.features import features, structural
@@ -27,14 +28,11 @@ class Options:
     out: Path
     frameworks: list[str] | None = None
     ops: tuple[str, ...] = space.OPS
-    dtypes: tuple[str, ...] = ("float64", "float32", "float16", "bfloat16")
+    dtypes: tuple[str, ...] = DTYPES
     examples: int | None = None
     budget_s: float | None = None
     seed: int = 0
     include_known: bool = False
-    engine: str = "local"
-    workers: int = 1
-    address: str | None = None
     library: tuple[str, ...] = ("cases",)
 
     @property
@@ -47,7 +45,6 @@ class Stats:
     draws: int = 0  # drawn in this run
     runs: int = 0  # distinct configurations run (a repeated draw is skipped)
     items: int = 0
-    failures: int = 0
     known: int = 0  # failures expected by an adapter's known issue (not findings without --include-known)
     started: float = field(default_factory=time.monotonic)
 
@@ -59,7 +56,10 @@ class Stats:
 class Campaign:
     def __init__(self, options: Options, engine, progress: Callable[[Campaign], None] | None = None):
         self.o, self.engine, self.progress = options, engine, progress or (lambda c: None)
-        self.adapters = [a for a in registry.select(options.frameworks) if a.available()]
+        try:
+            self.adapters = [a for a in registry.select(options.frameworks) if a.available()]
+        except KeyError as exc:  # an unknown name: the registry's message lists the known ones
+            raise FuzzError(exc.args[0]) from None
         if not self.adapters:
             raise FuzzError("none of the chosen frameworks is installed here")
         self.store = Store.open(options.out)
@@ -125,7 +125,6 @@ class Campaign:
             self.stats.items += len(per_item)
             for rows in per_item:
                 if (found := failure(rows)) is not None:
-                    self.stats.failures += 1
                     self._record(draw, fields, case, found)
 
     def _record(self, draw: int, fields: dict, case, found: Failure) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from harness.fuzz import ENGINES, FuzzError  # noqa: F401 - ENGINES: the names start() takes
+from harness.fuzz import FuzzError
 from harness.isolation import WorkerPool, crash_rows
 from harness.session import Item
 
