@@ -64,10 +64,14 @@ def failure(rows: list[dict]) -> Failure | None:
     bad = [r for r in rows if Status.of(r["status"]).failing]
     if not bad:
         return None
-    bad.sort(key=lambda r: ORDER.index(q) if (q := r["quantity"].split("[")[0]) in ORDER else len(ORDER))
+    bad.sort(key=lambda r: ORDER.index(q) if (q := _plain(r["quantity"])) in ORDER else len(ORDER))
     first = bad[0]
-    quantity = first["quantity"].split("[")[0]  # a stack's y[3] or dw[1]: a shrink may drop layers before it
-    known = first.get("xfail") or "" if all(r.get("xfail") for r in bad) else ""
+    known = (first.get("xfail") or "") if all(r.get("xfail") for r in bad) else ""
     emulated = str(first.get("reason") or "") if first.get("expression") == "emulated" else ""
-    return Failure(first["framework"], first["dtype"], quantity, str(first["status"]),
+    return Failure(first["framework"], first["dtype"], _plain(first["quantity"]), str(first["status"]),
                    str(first.get("message") or "")[:500], tuple(r["quantity"] for r in bad), known, emulated)
+
+
+def _plain(quantity: str) -> str:
+    """A stack's y[3] or dw[1] as y or dw: a shrink may drop the layers before it."""
+    return quantity.split("[")[0]
