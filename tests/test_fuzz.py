@@ -196,6 +196,10 @@ def test_known_issues_are_findings_only_when_asked(tmp_path):
     grouped = [f for f in found[True] if "groups" in f.features or "depthwise" in f.features]
     assert grouped and all("ConvTranspose with group > 1" in f.known for f in grouped), [f.known for f in found[True]]
     assert grouped[0].repro_exit == 1, grouped[0].repro_note  # its repro script reproduces it
+    from harness.fuzz.store import case_id
+
+    script = (tmp_path / "True" / grouped[0].repro).read_text()
+    assert f"Reproducer: {case_id(grouped[0])} ({grouped[0].case_file}:" in script  # the case as its file names it
 
 
 @pytest.mark.parametrize("args,words", [

@@ -18,7 +18,7 @@ from harness.fuzz import FuzzError, space
 from harness.fuzz.evaluate import Failure, failure, items, to_case
 from harness.fuzz.features import features, structural
 from harness.fuzz.shrink import shrink
-from harness.fuzz.store import Finding, Store, case_text
+from harness.fuzz.store import Finding, Store, case_id, case_text
 from harness.session import make_item
 from harness.status import Status
 
@@ -172,8 +172,8 @@ class Campaign:
         adapter = registry.get(finding.framework)
         self.store.write_case(finding, case_text(finding, self.o.command))
         if finding.status != Status.CRASH:
-            self.store.write_repro(finding, to_case({**finding.fields, "id": f"fuzz-{finding.id}"},
-                                                    f"{finding.id}.yaml"), adapter)
+            self.store.write_repro(finding, to_case({**finding.fields, "id": case_id(finding)}, finding.case_file),
+                                   adapter)
         else:
             finding.repro_note = f"the process died: rerun with `harness run {finding.case_file} -f {finding.framework}`"
 

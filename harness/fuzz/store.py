@@ -142,9 +142,14 @@ class Store:
             finding.repro_note = "the script ran over 300 s"
 
 
+def case_id(finding: Finding) -> str:
+    """The id of the finding's case, in its file and in its repro script."""
+    return f"fuzz-{finding.id}-{finding.framework}-{finding.op}-{finding.quantity}"
+
+
 def case_text(finding: Finding, command: str) -> str:
     """The finding as a case file the library can take (harness run FILE reruns it)."""
-    case = {"id": f"fuzz-{finding.id}-{finding.framework}-{finding.op}-{finding.quantity}",
+    case = {"id": case_id(finding),
             "description": (f"{finding.framework} {finding.op} {finding.dtype}: {finding.quantity} {finding.status} "
                             f"({finding.message[:300]}). Features: {', '.join(finding.features) or 'none'}."
                             + (f" Emulated by the harness: {finding.emulated[:300]}" if finding.emulated else "")),
