@@ -23,7 +23,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT / "harness"
 MAX_LINES = 60
-FRAMEWORKS = frozenset({"torch", "tensorflow", "jax", "jaxlib", "onnx", "onnxruntime", "keras", "chainer", "flax"})
+FRAMEWORKS = frozenset({"torch", "tensorflow", "jax", "jaxlib", "onnx", "onnxruntime", "keras", "chainer", "flax",
+                        "openvino", "mlx", "ai_edge_litert", "tinygrad", "paddle", "tvm", "mindspore"})
 STATUS_WORDS = frozenset({"pass", "mismatch", "shape_mismatch", "error", "unsupported", "skipped", "crash"})
 
 

@@ -284,23 +284,29 @@ def program(case, dtype: str, runtime: str = "onnxruntime") -> tuple[pg.Program,
     Forward only (autodiff NONE). Setup: the arrays in the dtype, the one-node model; body: the run,
     and after it a ConvTranspose emulation's crop / zeros and bias; output: y back to float64."""
     spelled = spelling(case)
-    notes = [f"one-node model, opset {OPSET}, ir_version {IR_VERSION}, tensor({dtype})"]
+    return model_program(case, dtype, spelled, _run_steps(case, spelled, runtime), _imports(dtype, runtime)), spelled
+
+
+def model_program(case, dtype: str, spelled: Spelling, run_steps, imports, notes=()) -> pg.Program:
+    """The one-node model's program around another runtime's `run_steps` (steps from `model` and the
+    cast arrays to `y`, in NCHW): what OpenVINO's ONNX frontend and TVM's Relax importer reuse, so that
+    every runtime of the ONNX model runs the same model. `imports` are the program's, `notes` extra lines."""
+    notes = [f"one-node model, opset {OPSET}, ir_version {IR_VERSION}, tensor({dtype})", *notes]
     if dtype == "bfloat16":
         notes.append("bfloat16 arrays are ml_dtypes.bfloat16 (what onnx and onnxruntime take)")
     if case.layout == "channels_last":
         notes.append("ONNX Conv is NCHW only: layout channels_last runs NCHW")
     if spelled.reason:
         notes.append(f"emulated: {spelled.reason}")
-    prog = pg.Program(
-        imports=_imports(dtype, runtime),
+    return pg.Program(
+        imports=tuple(imports),
         setup=tuple(_setup(case, dtype, spelled) + model_steps(case, dtype, spelled)),
-        body=tuple(_run_steps(case, spelled, runtime) + _after(case, spelled)),
+        body=tuple(list(run_steps) + _after(case, spelled)),
         leaves=("x", "w", "b")[:2 + case.bias],
         autodiff=pg.NONE,
         outputs=(("y", (pg.call("y", "numpy.asarray", Ref("y"), dtype=Ref("numpy.float64")),)),),
         notes=tuple(notes),
     )
-    return prog, spelled
 
 
 def weight_to_native(case) -> tuple[pg.Step, ...]:
