@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all setup browser run report test partial lint bench chainer versions clean
+.PHONY: all setup browser clang run report test partial lint bench chainer deploy paddle tvm mindspore versions clean
 all: run
 
 setup: $(VENV)/.installed
@@ -19,18 +19,34 @@ browser:
 	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -q && \
 	  $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver; fi
 
+# tinygrad's CPU device compiles its kernels with clang (without it tinygrad's rows are skipped)
+clang:
+	@if command -v clang >/dev/null; then echo "clang: $$(clang --version | head -1)"; \
+	else SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -q && \
+	  $$SUDO apt-get install -y -q --no-install-recommends clang; fi
+
 # every case in cases/ through every installed framework → reports/results.parquet (+ report)
 run: setup
 	$(BIN)/harness run cases -j auto -o reports/results.parquet; status=$$?; \
 	$(MAKE) --no-print-directory report; exit $$status
 
-# the HTML report of the main run, with the chainer run beside it when `make chainer` has made one
+# the HTML report of the main run, with the chainer and deployment-runtime runs beside it where made
+DEPLOY := paddle tvm mindspore
 report:
-	$(BIN)/harness report $(wildcard reports/results.parquet reports/results-chainer.parquet) -o reports/index.html
+	$(BIN)/harness report $(wildcard reports/results.parquet reports/results-chainer.parquet $(DEPLOY:%=reports/results-%.parquet)) -o reports/index.html
 
 # Chainer's own environment (numpy < 2): its results join the report of the next `make report`
 chainer: setup
 	$(BIN)/tox -e chainer
+	$(MAKE) --no-print-directory report
+
+# PaddlePaddle, Apache TVM, MindSpore: each in its own tox env (heavy, or pins that conflict with the
+# main venv's), the case library and its adapter's tests; their results join the next `make report`
+deploy: setup
+	$(BIN)/tox -e $$(echo $(DEPLOY) | tr ' ' ',')
+	$(MAKE) --no-print-directory report
+$(DEPLOY): setup
+	$(BIN)/tox -e $@
 	$(MAKE) --no-print-directory report
 
 # each framework at two versions (tox.ini), one page side by side, and a diff per framework

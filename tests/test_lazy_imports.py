@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "tensorflow", "jax", "onnxruntime", "onnx", "keras", "chainer")
+HEAVY = ("torch", "tensorflow", "jax", "onnxruntime", "onnx", "keras", "chainer", "openvino", "mlx", "tinygrad",
+         "ai_edge_litert", "paddle", "tvm", "mindspore")
 CASE = """
 cases:
   - id: c
