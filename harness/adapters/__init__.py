@@ -26,6 +26,10 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "onnx-reference": ("harness.adapters.onnx_adapter", "reference"),
     "keras": ("harness.adapters.keras_adapter", "ops"),
     "chainer": ("harness.adapters.chainer_adapter", "functions"),
+    # deployment runtimes in their own tox envs (skipped in the main venv): make deploy
+    "paddle": ("harness.adapters.paddle_adapter", "functional"),
+    "tvm": ("harness.adapters.tvm_adapter", "relax_onnx"),
+    "tvm-relax": ("harness.adapters.tvm_adapter", "relax"),
 }
 
 # Extra adapters (third-party frameworks, or test doubles): "name=module:path,name2=module2:path2"
