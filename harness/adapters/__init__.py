@@ -26,6 +26,9 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "onnx-reference": ("harness.adapters.onnx_adapter", "reference"),
     "keras": ("harness.adapters.keras_adapter", "ops"),
     "chainer": ("harness.adapters.chainer_adapter", "functions"),
+    # deployment runtimes in the main venv
+    "mlx": ("harness.adapters.mlx_adapter", "core"),
+    "mlx-general": ("harness.adapters.mlx_adapter", "conv_general"),
     # deployment runtimes in their own tox envs (skipped in the main venv): make deploy
     "paddle": ("harness.adapters.paddle_adapter", "functional"),
     "tvm": ("harness.adapters.tvm_adapter", "relax_onnx"),
