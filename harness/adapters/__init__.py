@@ -27,6 +27,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "keras": ("harness.adapters.keras_adapter", "ops"),
     "chainer": ("harness.adapters.chainer_adapter", "functions"),
     # deployment runtimes in the main venv
+    "openvino": ("harness.adapters.openvino_adapter", "opset"),
+    "openvino-onnx": ("harness.adapters.openvino_adapter", "onnx_frontend"),
     "mlx": ("harness.adapters.mlx_adapter", "core"),
     "mlx-general": ("harness.adapters.mlx_adapter", "conv_general"),
     # deployment runtimes in their own tox envs (skipped in the main venv): make deploy
