@@ -35,6 +35,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "paddle": ("harness.adapters.paddle_adapter", "functional"),
     "tvm": ("harness.adapters.tvm_adapter", "relax_onnx"),
     "tvm-relax": ("harness.adapters.tvm_adapter", "relax"),
+    "mindspore": ("harness.adapters.mindspore_adapter", "ops"),
 }
 
 # Extra adapters (third-party frameworks, or test doubles): "name=module:path,name2=module2:path2"
