@@ -29,6 +29,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     # deployment runtimes in the main venv
     "openvino": ("harness.adapters.openvino_adapter", "opset"),
     "openvino-onnx": ("harness.adapters.openvino_adapter", "onnx_frontend"),
+    "litert": ("harness.adapters.litert_adapter", "interpreter"),
     "mlx": ("harness.adapters.mlx_adapter", "core"),
     "mlx-general": ("harness.adapters.mlx_adapter", "conv_general"),
     # deployment runtimes in their own tox envs (skipped in the main venv): make deploy
