@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: all setup browser clang run report test partial lint bench chainer deploy paddle tvm mindspore versions clean
+.PHONY: all setup browser clang run report test partial lint bench chainer deploy paddle tvm mindspore tinygrad versions clean
 all: run
 
 setup: $(VENV)/.installed
@@ -31,7 +31,7 @@ run: setup
 	$(MAKE) --no-print-directory report; exit $$status
 
 # the HTML report of the main run, with the chainer and deployment-runtime runs beside it where made
-DEPLOY := paddle tvm mindspore
+DEPLOY := paddle tvm mindspore tinygrad
 report:
 	$(BIN)/harness report $(wildcard reports/results.parquet reports/results-chainer.parquet $(DEPLOY:%=reports/results-%.parquet)) -o reports/index.html
 
@@ -40,12 +40,13 @@ chainer: setup
 	$(BIN)/tox -e chainer
 	$(MAKE) --no-print-directory report
 
-# PaddlePaddle, Apache TVM, MindSpore: each in its own tox env (heavy, or pins that conflict with the
-# main venv's), the case library and its adapter's tests; their results join the next `make report`
-deploy: setup
+# PaddlePaddle, Apache TVM, MindSpore, tinygrad: each in its own tox env (heavy, pins that conflict with
+# the main venv's, or slow: tinygrad compiles each kernel with clang), the case library and its adapter's tests; their results join the next `make report`
+deploy: setup clang
 	$(BIN)/tox -e $$(echo $(DEPLOY) | tr ' ' ',')
 	$(MAKE) --no-print-directory report
 $(DEPLOY): setup
+tinygrad: clang
 	$(BIN)/tox -e $@
 	$(MAKE) --no-print-directory report
 

@@ -30,6 +30,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "openvino": ("harness.adapters.openvino_adapter", "opset"),
     "openvino-onnx": ("harness.adapters.openvino_adapter", "onnx_frontend"),
     "litert": ("harness.adapters.litert_adapter", "interpreter"),
+    "tinygrad": ("harness.adapters.tinygrad_adapter", "tensor"),
     "mlx": ("harness.adapters.mlx_adapter", "core"),
     "mlx-general": ("harness.adapters.mlx_adapter", "conv_general"),
     # deployment runtimes in their own tox envs (skipped in the main venv): make deploy
