@@ -31,6 +31,7 @@ from harness.adapters import onnx_padding as op  # noqa: E402
 from harness.adapters import program as pg  # noqa: E402
 from harness.adapters.base import EMULATED, NATIVE  # noqa: E402
 from harness.runner import expected_failure, reference, run_item  # noqa: E402
+from harness.status import Status  # noqa: E402
 from tests.helpers import case_features, expected_deviation, make_case, seeded_cases  # noqa: E402
 
 NAMES = {"onnxruntime": "onnxruntime", "onnx-reference": "reference"}
@@ -327,3 +328,22 @@ def test_one_item_takes_milliseconds():
     for _ in range(5):
         run_item(case, "float32", adapters.get("onnxruntime"), identities=True)
     assert (time.perf_counter() - start) / 5 < 0.5
+
+
+def test_ort_same_conv_shift_is_predicted_exactly():
+    """onnxruntime's Conv SAME_* with a stride past the kernel and the input: y fails exactly where
+    known_issue says (1D grid: s 2-6, k < s, i 1-13, both words)."""
+    adapter = adapters.get("onnxruntime")
+    wrong = []
+    for s in range(2, 7):
+        for k in range(1, s):
+            for i in range(1, 14):
+                for word in ("same", "same_lower"):
+                    case = make_case("conv", ndim=1, batch=1, cin=1, cout=1, size=i, kernel=k, stride=s,
+                                     bias=False, padding=(translate.conv_word_padding(word, i, k, s, 1),),
+                                     padding_word=word)
+                    rows = run_item(case, "float32", adapter, identities=False)
+                    failing = next(r for r in rows if r["quantity"] == "y")["status"] != Status.PASS
+                    if failing != bool(oa.known_issue(case, "float32", "onnxruntime")):
+                        wrong.append((word, i, k, s))
+    assert not wrong, wrong

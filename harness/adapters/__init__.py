@@ -30,7 +30,6 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "openvino": ("harness.adapters.openvino_adapter", "opset"),
     "openvino-onnx": ("harness.adapters.openvino_adapter", "onnx_frontend"),
     "litert": ("harness.adapters.litert_adapter", "interpreter"),
-    "tinygrad": ("harness.adapters.tinygrad_adapter", "tensor"),
     "mlx": ("harness.adapters.mlx_adapter", "core"),
     "mlx-general": ("harness.adapters.mlx_adapter", "conv_general"),
     # deployment runtimes in their own tox envs (skipped in the main venv): make deploy
@@ -38,6 +37,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "tvm": ("harness.adapters.tvm_adapter", "relax_onnx"),
     "tvm-relax": ("harness.adapters.tvm_adapter", "relax"),
     "mindspore": ("harness.adapters.mindspore_adapter", "ops"),
+    "tinygrad": ("harness.adapters.tinygrad_adapter", "tensor"),
 }
 
 # Extra adapters (third-party frameworks, or test doubles): "name=module:path,name2=module2:path2"

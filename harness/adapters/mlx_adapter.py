@@ -24,6 +24,7 @@ from harness.adapters import mlx_padding as mp
 from harness.adapters import program as pg
 from harness.adapters.base import EMULATED, NATIVE, Plan, refusals, unsupported_plan
 from harness.adapters.mlx_padding import layer_program, precision, weight_from_native, weight_to_native  # noqa: F401 - hooks
+from harness.identities import is_dual
 
 LIBRARY = "mlx"
 PATHS = mp.PATHS
@@ -73,9 +74,11 @@ def plan(case, dtype: str, path: str = "core") -> Plan:
 def known_issue(case, dtype: str, path: str) -> str | None:
     """mlx 0.32.4's negative conv_general padding of a stride-dilated input (a transposed conv whose crop
     exceeds d*(k-1) on an axis with stride > 1): cropped before the dilation, so the output is wrong."""
-    if dtype not in DTYPES or mp.refusal(case, dtype) or not mp.dilated_negative_padding(case) or not mp.spelling(case, path).native:
+    gradients = not is_dual(case)  # a conv's dual: its identity rows compare the forward alone
+    if (dtype not in DTYPES or mp.refusal(case, dtype) or not mp.dilated_negative_padding(case, gradients)
+            or not mp.spelling(case, path).native):
         return None
-    return mp.known_issue_text(case)
+    return mp.known_issue_text(case, gradients)
 
 
 # measured refusals of mlx 0.32.4's CPU backend (besides "[Convolution::eval] got unsupported data type.",
