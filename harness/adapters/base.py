@@ -102,6 +102,18 @@ def inverse_permutation(perm) -> tuple[int, ...]:
     return tuple(inv)
 
 
+def installed(*modules: str) -> bool:
+    """Whether every module is importable here, by find_spec (imports none of them; a submodule's
+    parent is imported by find_spec, so name the top-level package first). Never raises: a broken or
+    shadowed installation counts as absent."""
+    import importlib.util
+
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in modules)
+    except (ImportError, ValueError):
+        return False
+
+
 REFUSALS = ("not implemented", "not supported", "unimplemented", "no registered", "unsupported",
             "only supports", "is not available", "could not find a valid", "do not yet support",
             "could not find device for node")

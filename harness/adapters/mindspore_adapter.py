@@ -15,7 +15,6 @@ unsupported.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from functools import lru_cache
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from harness.adapters import mindspore_padding as mp
 from harness.adapters import program as pg
-from harness.adapters.base import EMULATED, NATIVE, Plan, refusals
+from harness.adapters.base import EMULATED, NATIVE, Plan, installed, refusals
 from harness.adapters.mindspore_padding import layer_program, precision, weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "mindspore"
@@ -38,10 +37,7 @@ REFUSALS = ("must be a type of", "the depth of parameter 'dilation' must be 1")
 
 def available() -> bool:
     """MindSpore is installed here (find_spec: never imports it). Never raises."""
-    try:
-        return importlib.util.find_spec("mindspore") is not None
-    except (ImportError, ValueError):
-        return False
+    return installed("mindspore")
 
 
 @lru_cache(maxsize=1)

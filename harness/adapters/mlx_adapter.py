@@ -15,14 +15,13 @@ lazy: the program's output steps (numpy.array of each quantity) evaluate the gra
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache, partial
 
 import numpy as np
 
 from harness.adapters import mlx_padding as mp
 from harness.adapters import program as pg
-from harness.adapters.base import EMULATED, NATIVE, Plan, refusals, unsupported_plan
+from harness.adapters.base import EMULATED, NATIVE, Plan, installed, refusals, unsupported_plan
 from harness.adapters.mlx_padding import layer_program, precision, weight_from_native, weight_to_native  # noqa: F401 - hooks
 from harness.identities import is_dual
 
@@ -33,10 +32,7 @@ FORWARD_ONLY_RUNS = True  # run() with inputs.g None returns y alone (see base.p
 
 
 def available() -> bool:
-    try:
-        return importlib.util.find_spec("mlx") is not None and importlib.util.find_spec("mlx.core") is not None
-    except (ImportError, ValueError):  # a broken or shadowed installation counts as absent
-        return False
+    return installed("mlx", "mlx.core")
 
 
 @lru_cache(maxsize=1)

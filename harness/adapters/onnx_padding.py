@@ -259,16 +259,17 @@ def _run_steps(case, spelled: Spelling, runtime: str) -> list[pg.Step]:
     return steps + [pg.call("outs", "session.run", None, feeds), pg.index("y", "outs", 0)]
 
 
-def _after(case, spelled: Spelling) -> list[pg.Step]:
+def after_steps(case, spelled: Spelling, bias: str = "bias") -> list[pg.Step]:
     """A ConvTranspose emulation: crop / zero-extend the node's full output (numpy.pad, then slicing),
-    then add the bias (in the dtype: one rounding, as inside the node)."""
+    then add the bias (in the dtype: one rounding, as inside the node), reshaped into the variable `bias`
+    (a runtime whose program already has a `bias` names another: TVM's Relax)."""
     if spelled.output_extend is None:
         return []
     nd = case.ndim
     steps = pg.crop_or_extend("y", "y", spelled.output_extend, 2, nd + 2,
                               lambda out, src, grow: pg.call(out, "numpy.pad", Ref(src), [(0, 0), (0, 0), *grow]))
     if case.bias:
-        steps += [pg.call("bias", "b.reshape", 1, -1, *([1] * nd)), pg.add("y", Ref("y"), Ref("bias"))]
+        steps += [pg.call(bias, "b.reshape", 1, -1, *([1] * nd)), pg.add("y", Ref("y"), Ref(bias))]
     return steps
 
 
@@ -301,7 +302,7 @@ def model_program(case, dtype: str, spelled: Spelling, run_steps, imports, notes
     return pg.Program(
         imports=tuple(imports),
         setup=tuple(_setup(case, dtype, spelled) + model_steps(case, dtype, spelled)),
-        body=tuple(list(run_steps) + _after(case, spelled)),
+        body=tuple(list(run_steps) + after_steps(case, spelled)),
         leaves=("x", "w", "b")[:2 + case.bias],
         autodiff=pg.NONE,
         outputs=(("y", (pg.call("y", "numpy.asarray", Ref("y"), dtype=Ref("numpy.float64")),)),),

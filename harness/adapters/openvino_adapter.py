@@ -24,7 +24,6 @@ Forward only: OpenVINO has no autodiff (`GRADIENTS = False`).
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 
 import numpy as np
@@ -33,7 +32,7 @@ from harness import precision as prec
 from harness.adapters import onnx_padding as onp
 from harness.adapters import openvino_padding as ovp
 from harness.adapters import program as pg
-from harness.adapters.base import EMULATED, NATIVE, Plan, refusals, unsupported_plan
+from harness.adapters.base import EMULATED, NATIVE, Plan, installed, refusals, unsupported_plan
 from harness.adapters.openvino_padding import weight_from_native, weight_to_native  # noqa: F401 - hooks
 from harness.adapters.program import Ref
 
@@ -49,10 +48,7 @@ OV_REFUSALS: tuple[str, ...] = ()
 
 
 def available() -> bool:
-    try:
-        return importlib.util.find_spec("openvino") is not None
-    except (ImportError, ValueError):
-        return False
+    return installed("openvino")
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,6 @@ turning FLAGS_use_mkldnn on gave the same float32 bits on a 3x3 conv): environme
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from functools import lru_cache
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from harness.adapters import paddle_padding as ppd
 from harness.adapters import program as pg
-from harness.adapters.base import EMULATED, NATIVE, Plan, quiet_import, refusals
+from harness.adapters.base import EMULATED, NATIVE, Plan, installed, quiet_import, refusals
 from harness.adapters.paddle_padding import layer_program, weight_from_native, weight_to_native  # noqa: F401 - hooks
 
 LIBRARY = "paddlepaddle"
@@ -34,10 +33,7 @@ REFUSAL_PHRASES = ("is not registered",)
 
 
 def available() -> bool:
-    try:
-        return importlib.util.find_spec("paddle") is not None
-    except (ImportError, ValueError):  # a broken or shadowed installation counts as absent
-        return False
+    return installed("paddle")
 
 
 @lru_cache(maxsize=1)

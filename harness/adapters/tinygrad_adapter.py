@@ -15,7 +15,6 @@ tinygrad's own emulation (EMULATED_DTYPES=bfloat16) and their rows say `emulated
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -25,7 +24,7 @@ import numpy as np
 
 from harness.adapters import program as pg
 from harness.adapters import tinygrad_padding as tgp
-from harness.adapters.base import EMULATED, NATIVE, Plan, refusals
+from harness.adapters.base import EMULATED, NATIVE, Plan, installed, refusals
 from harness.adapters.tinygrad_padding import precision  # noqa: F401 - hook
 
 LIBRARY = "tinygrad"
@@ -38,10 +37,7 @@ FLAGS = ("DEV", "BEAM", "NOOPT", "WINO", "IMAGE", "FLOAT16", "THREADS", "TC", "S
 
 def available() -> bool:
     """tinygrad is installed and its CPU device has its compiler (clang on PATH). Cheap: no import."""
-    try:
-        return importlib.util.find_spec("tinygrad") is not None and shutil.which("clang") is not None
-    except (ImportError, ValueError):  # a broken or shadowed installation counts as absent
-        return False
+    return installed("tinygrad") and shutil.which("clang") is not None
 
 
 @lru_cache(maxsize=1)

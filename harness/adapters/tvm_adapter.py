@@ -24,7 +24,7 @@ import numpy as np
 
 from harness.adapters import program as pg
 from harness.adapters import tvm_padding as tp
-from harness.adapters.base import EMULATED, NATIVE, Plan, refusals, unsupported_plan
+from harness.adapters.base import EMULATED, NATIVE, Plan, installed, refusals, unsupported_plan
 from harness.adapters.onnx_padding import weight_from_native, weight_to_native  # noqa: F401 - hooks
 from harness.adapters.tvm_padding import precision  # noqa: F401 - hook
 
@@ -38,10 +38,7 @@ TVM_REFUSALS = ("expects the output padding less than the strides",)
 
 
 def available() -> bool:
-    try:
-        return importlib.util.find_spec("tvm") is not None
-    except (ImportError, ValueError):  # a broken or shadowed installation counts as absent
-        return False
+    return installed("tvm")
 
 
 @lru_cache(maxsize=1)

@@ -186,18 +186,6 @@ def function_steps(case, dtype: str, spelled: op.Spelling, names) -> list[pg.Ste
         pg.call("mod", "normalize", Ref("mod"))]
 
 
-def _after(case, spelled: op.Spelling) -> list[pg.Step]:
-    """An emulated conv_transpose: crop / zero-extend the full output in NumPy, then add the bias."""
-    if spelled.output_extend is None:
-        return []
-    nd = case.ndim
-    steps = pg.crop_or_extend("y", "y", spelled.output_extend, 2, nd + 2,
-                              lambda out, src, grow: pg.call(out, "numpy.pad", Ref(src), [(0, 0), (0, 0), *grow]))
-    if case.bias:
-        steps += [pg.call("bias_np", "b.reshape", 1, -1, *([1] * nd)), pg.add("y", Ref("y"), Ref("bias_np"))]
-    return steps
-
-
 def relax_program(case, dtype: str) -> tuple[pg.Program, op.Spelling]:
     spelled = relax_spelling(case)
     names = op.node_inputs(case, spelled)
@@ -210,7 +198,7 @@ def relax_program(case, dtype: str) -> tuple[pg.Program, op.Spelling]:
     return pg.Program(
         imports=imports,
         setup=tuple(_cast_steps(case, dtype, spelled) + function_steps(case, dtype, spelled, names)),
-        body=tuple(compile_steps() + call_steps(names) + _after(case, spelled)),
+        body=tuple(compile_steps() + call_steps(names) + op.after_steps(case, spelled, bias="bias_np")),
         leaves=("x", "w", "b")[:2 + case.bias],
         autodiff=pg.NONE,
         outputs=(("y", (pg.call("y", "numpy.asarray", Ref("y"), dtype=Ref("numpy.float64")),)),),
