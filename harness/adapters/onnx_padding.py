@@ -205,7 +205,7 @@ def node_inputs(case, spelled: Spelling) -> tuple[str, ...]:
     return ("x", "w", "b") if case.bias and spelled.output_extend is None else ("x", "w")
 
 
-def _setup(case, dtype: str, spelled: Spelling) -> list[pg.Step]:
+def cast_steps(case, dtype: str, spelled: Spelling) -> list[pg.Step]:
     """Canonical float64 arrays → arrays of the dtype; an input crop slices x first (then copies it:
     the slice is a view, ascontiguousarray makes it a C-ordered array of the dtype)."""
     npdt = numpy_dtype(dtype)
@@ -301,7 +301,7 @@ def model_program(case, dtype: str, spelled: Spelling, run_steps, imports, notes
         notes.append(f"emulated: {spelled.reason}")
     return pg.Program(
         imports=tuple(imports),
-        setup=tuple(_setup(case, dtype, spelled) + model_steps(case, dtype, spelled)),
+        setup=tuple(cast_steps(case, dtype, spelled) + model_steps(case, dtype, spelled)),
         body=tuple(list(run_steps) + after_steps(case, spelled)),
         leaves=("x", "w", "b")[:2 + case.bias],
         autodiff=pg.NONE,

@@ -148,19 +148,6 @@ def relax_op_kwargs(case, spelled: op.Spelling) -> dict:
     return kwargs
 
 
-def _cast_steps(case, dtype: str, spelled: op.Spelling) -> list[pg.Step]:
-    """Canonical float64 arrays → arrays of the dtype (x sliced first for an input crop)."""
-    npdt = op.numpy_dtype(dtype)
-    steps = []
-    if spelled.input_crop is not None:
-        crop = [slice(lo or None, -hi if hi else None) for lo, hi in spelled.input_crop]
-        steps += [pg.index("x", "x", slice(None), slice(None), *crop),
-                  pg.call("x", "numpy.ascontiguousarray", Ref("x"), dtype=npdt)]
-    else:
-        steps.append(pg.call("x", "numpy.asarray", Ref("x"), dtype=npdt))
-    return steps + [pg.call(n, "numpy.asarray", Ref(n), dtype=npdt) for n in ("w", "b")[:1 + case.bias]]
-
-
 def function_steps(case, dtype: str, spelled: op.Spelling, names) -> list[pg.Step]:
     """`mod`: main(x, w[, b]) = relax.op.nn.conv*d[_transpose](x, w, ...) [+ reshape(b)], normalised."""
     nd = case.ndim
@@ -197,7 +184,7 @@ def relax_program(case, dtype: str) -> tuple[pg.Program, op.Spelling]:
     imports = IMPORTS + ((("ml_dtypes", "ml_dtypes"),) if dtype == "bfloat16" else ())
     return pg.Program(
         imports=imports,
-        setup=tuple(_cast_steps(case, dtype, spelled) + function_steps(case, dtype, spelled, names)),
+        setup=tuple(op.cast_steps(case, dtype, spelled) + function_steps(case, dtype, spelled, names)),
         body=tuple(compile_steps() + call_steps(names) + op.after_steps(case, spelled, bias="bias_np")),
         leaves=("x", "w", "b")[:2 + case.bias],
         autodiff=pg.NONE,
